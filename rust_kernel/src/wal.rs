@@ -20,7 +20,10 @@
 //!   `clean-stop` naming the last one; the next open reports it in
 //!   [`RecoveryReport::clean_stop`] and removes it, durably, before anything is written. A
 //!   crash writes none, so a log ending at a checkpoint is told apart from one a crash of the
-//!   machine cut back to that checkpoint.
+//!   machine cut back to that checkpoint. A kernel's writer under `always` writes the file
+//!   `synced-always` once its open is done ([`Wal::promise_synced_always`]), removed likewise
+//!   by the next open and reported in [`RecoveryReport::synced_always`]: no crash of such a
+//!   writer lost a record whose append returned.
 //! - **Checkpoints.** [`Wal::checkpoint`] stores the caller's state as of the last appended
 //!   record, with the chain hash and the byte position of the next record. [`Wal::open`]
 //!   hands the newest valid checkpoint to the caller and replays only the records after
@@ -328,6 +331,9 @@ pub struct RecoveryReport {
     /// The writer before this open closed or dropped the log at its last record (its clean-stop
     /// file names it, nothing cut after it): no record it wrote was lost.
     pub clean_stop: bool,
+    /// The writer before this open synced every record before its append returned (fsync
+    /// "always", its synced-always file): a crash lost no record whose order went out.
+    pub synced_always: bool,
     /// Set by [`Wal::open`] only: a read-only replay does not know the writer's segment size.
     pub full_last_segment: Option<FullLastSegment>,
 }

@@ -12,6 +12,7 @@ import pytest
 
 from crashed_log import close_as_a_crash_leaves_it
 from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder
+from dita.venues.ccxt.settings import venue_client_id
 
 
 class Records:
@@ -131,3 +132,26 @@ def test_an_open_after_a_stop_that_was_not_clean_warns_naming_the_next_client_id
         assert "'kb'" in warning and f"'{new.client_order_id}'" in warning, said
     finally:
         kernel.close()
+
+
+def test_a_kill_under_fsync_always_skips_no_client_ids(tmp_path: Path) -> None:
+    # A 29-character kernel id: "<kid>-<n>" fits Binance's 36 characters up to n < 10**6, and an id
+    # past it goes out hashed, which reconciliation cannot tell as this kernel's.
+    kernel_id = "binance-btcusdt-trend-prod-ab"
+
+    def always(venue: Records) -> ExecutionKernel:
+        return ExecutionKernel(
+            max_slots=4, kernel_id=kernel_id, venue=venue, wal_dir=str(tmp_path), fsync="always"
+        )
+
+    kernel = always(Records())
+    _enter(kernel, 1, 0)
+    close_as_a_crash_leaves_it(kernel)  # a kill -9: under "always" every record is on disk
+    venue = Records()
+    again = always(venue)
+    try:
+        _enter(again, 2, 1)
+        assert [o.client_order_id for o in venue.sent] == [f"{kernel_id}-2"]
+        assert venue_client_id(venue.sent[0].client_order_id, "binance") == f"{kernel_id}-2"
+    finally:
+        again.close()

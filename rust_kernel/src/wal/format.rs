@@ -70,6 +70,12 @@ pub(crate) fn segment_name(first_seq: u64) -> String {
 /// records go past the seq it names, was not stopped cleanly after its last record.
 pub(crate) const CLEAN_STOP_NAME: &str = "clean-stop";
 
+/// The file a kernel's open under fsync "always" writes, durably, once it has recorded what it
+/// owed the log (the order ids a crash may have lost), and every open removes with the
+/// clean-stop file before it writes: a log holding it was last written by a writer that synced
+/// each record before its append returned, so no crash lost a record whose order went out.
+pub(crate) const SYNCED_ALWAYS_NAME: &str = "synced-always";
+
 pub(crate) fn clean_stop_text(seq: u64) -> String {
     format!("seq {seq}\n")
 }

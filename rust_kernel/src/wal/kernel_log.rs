@@ -432,10 +432,12 @@ impl RecoveredKernelLog {
     /// recovered from another version's checkpoint gets `kernel`'s state as a checkpoint of
     /// this version at once, so the log's next open starts from it. A log with history that
     /// did not end in a clean stop may have lost records of orders sent: `kernel`'s order
-    /// ids skip past them ([`KernelInput::OrderIdsSkipped`], recorded and synced).
+    /// ids skip past them ([`KernelInput::OrderIdsSkipped`], recorded and synced), unless its
+    /// writer synced every record ([`RecoveryReport::synced_always`]).
     pub fn finish(self, kernel: &mut Kernel) -> Result<KernelLog, WalError> {
         let new_log = self.is_new();
-        let unclean = !new_log && !self.ended_in_clean_stop();
+        let report = self.wal.report();
+        let unclean = !new_log && !self.ended_in_clean_stop() && !report.synced_always;
         let (wal, report) = self.wal.finish()?;
         let mut log = KernelLog {
             wal,
@@ -530,7 +532,8 @@ impl KernelLog {
         if unclean {
             self.skip_lost_order_ids(kernel)?;
         }
-        Ok(())
+        // Only now: an open that failed before this point still owes the skip.
+        self.wal.promise_synced_always()
     }
 
     /// Moves `kernel`'s order counter past every id the records a crash lost may have issued,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::format::{
     clean_stop_text, encode_unsealed_frame, hex, seal_frames, sealed_frame_info, Hash,
-    CLEAN_STOP_NAME, MAX_PAYLOAD_BYTES,
+    CLEAN_STOP_NAME, MAX_PAYLOAD_BYTES, SYNCED_ALWAYS_NAME,
 };
 use super::{FsyncPolicy, WalError, WalOptions};
 use files::{check_segment_in_place, rotate};
@@ -518,6 +518,16 @@ impl Wal {
     /// the log as uncleanly stopped as it found it.
     pub(crate) fn forgo_clean_stop(&mut self) {
         self.stopped = true;
+    }
+
+    /// Under fsync "always", writes the synced-always file, durably: every record from here on
+    /// is synced before its append returns, so the next open, finding it, knows a crash lost
+    /// none (see [`RecoveryReport::synced_always`]). Nothing under another policy.
+    pub fn promise_synced_always(&self) -> Result<(), WalError> {
+        if self.options.fsync == FsyncPolicy::Always {
+            files::write_atomically(&self.dir, SYNCED_ALWAYS_NAME, b"")?;
+        }
+        Ok(())
     }
 
     /// What `close` and `Drop` do, once: no clean-stop file unless every record is synced.

@@ -13,6 +13,7 @@ use super::single_writer::{take_lock, WriterLock};
 use super::{spawn_flusher, Io, Shared, State, Wal};
 use crate::wal::format::{
     encode_segment_header, parse_clean_stop, segment_name, CLEAN_STOP_NAME, FORMAT_VERSION,
+    SYNCED_ALWAYS_NAME,
 };
 use crate::wal::recovery::{note_full_last_segment, recover, LastSegment, Repairs, ReplaySpan};
 use crate::wal::scan::{io_err, open_regular, read_regular};
@@ -55,6 +56,8 @@ impl Wal {
             recover(&dir, &options.kernel_id, &mut replay, ReplaySpan::default())?;
         report.clean_stop =
             report.torn_tail.is_none() && clean_stop_seq(&dir) == Some(report.last_seq);
+        report.synced_always = fs::symlink_metadata(dir.join(SYNCED_ALWAYS_NAME))
+            .is_ok_and(|m| m.file_type().is_file());
         note_full_last_segment(&mut report, last_segment.as_ref(), options.segment_bytes);
         Ok(RecoveredWal {
             dir,
@@ -122,14 +125,16 @@ fn clean_stop_seq(dir: &Path) -> Option<u64> {
     parse_clean_stop(&text)
 }
 
-/// Removes the clean-stop file (and one left half-written), durably, before anything is
-/// written: from here on the log may grow, and a crash must not find it naming a seq the
-/// log ends at when records after it were lost.
+/// Removes the clean-stop and synced-always files (and ones left half-written), durably,
+/// before anything is written: from here on the log may grow, perhaps by a writer that syncs
+/// in batches, and a crash must not find them vouching for records that were lost.
 fn remove_clean_stop(dir: &Path) -> Result<(), WalError> {
     let mut removed = false;
     for name in [
         CLEAN_STOP_NAME.to_string(),
         format!("{CLEAN_STOP_NAME}.tmp"),
+        SYNCED_ALWAYS_NAME.to_string(),
+        format!("{SYNCED_ALWAYS_NAME}.tmp"),
     ] {
         let path = dir.join(name);
         match fs::remove_file(&path) {
@@ -145,7 +150,7 @@ fn remove_clean_stop(dir: &Path) -> Result<(), WalError> {
 }
 
 /// Makes the repairs recovery found: removes leftover temporary files (listing them in the
-/// report), the clean-stop file, and cuts a torn tail, then syncs the last segment.
+/// report), the clean-stop and synced-always files, and cuts a torn tail, then syncs the last segment.
 fn repair(
     dir: &Path,
     repairs: &Repairs,
