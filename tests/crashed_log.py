@@ -12,9 +12,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dita import ExecutionKernel
+from dita import ExecutionKernel, VenueEvent, VenueOrder
 from dita._kernel import wal_verify
 from dita.cli.recovered import recovered_seq  # noqa: F401  (the tests of a crash import it from here)
+
+
+class Records:
+    """A venue that takes every order and answers none, keeping the orders it was sent."""
+
+    name = "records"
+
+    def __init__(self) -> None:
+        self.sent: list[VenueOrder] = []
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        self.sent.append(order)
+        return []
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return []
 
 
 def _checkpoints(wal_dir: Path) -> set[Path]:

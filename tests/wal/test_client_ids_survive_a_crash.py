@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder
+from crashed_log import Records
+from dita import ExecutionKernel, KernelIntent, VenueEvent
 
 # The child enters on slot 0 and, with `cancel`, then cancels that entry; the venue call named
 # by argv[3] ends the process while the venue holds the order (its network call under way).
@@ -44,20 +45,6 @@ CHILD = textwrap.dedent(
 )
 
 POLICIES = ["batch", "none", "always"]
-
-
-class Records:
-    name = "records"
-
-    def __init__(self) -> None:
-        self.sent: list[VenueOrder] = []
-
-    def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        self.sent.append(order)
-        return []
-
-    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
-        return []
 
 
 def _killed_inside(tmp_path: Path, call: str, fsync: str) -> tuple[list[str], Path]:

@@ -10,23 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from crashed_log import close_as_a_crash_leaves_it
-from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder
+from crashed_log import Records, close_as_a_crash_leaves_it
+from dita import ExecutionKernel, KernelIntent, VenueEvent
 from dita.venues.ccxt.settings import venue_client_id
-
-
-class Records:
-    name = "records"
-
-    def __init__(self) -> None:
-        self.sent: list[VenueOrder] = []
-
-    def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        self.sent.append(order)
-        return []
-
-    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
-        return []
 
 
 def _open(wal: Path, venue: Records) -> ExecutionKernel:
