@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dita.logs import register_secret
 from dita.venues.ccxt.errors import (
+    BAN_STATUS,
     MAX_BAN_S,
     MAX_RETRY_AFTER_S,
     AnsweredWait,
@@ -40,9 +41,6 @@ _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
 # ``errors.clock_refused``): ccxt syncs its clock with theirs (their server time) at each markets
 # load when asked to (``adjustForTimeDifference``), and the adapter syncs it again on a refusal.
 _SYNCS_CLOCK = {"binance": True}
-
-# HTTP 418: Binance's ban of the address, for requests sent on after a 429.
-_BAN_STATUS = 418
 
 
 class _RedactingFilter(logging.Filter):
@@ -274,7 +272,7 @@ class ExchangeClient:
         answering = answered_by if answered_by is not None else self.exchange
         status = http_status(exc) or getattr(answered_by, "last_http_status", None)
         answered = answered_wait(exc) if http_status(exc) is None else None
-        banned = status == _BAN_STATUS or (answered is not None and answered.banned)
+        banned = status == BAN_STATUS or (answered is not None and answered.banned)
         cap = MAX_BAN_S if banned else MAX_RETRY_AFTER_S
         retry_after = self._retry_after(answering.last_response_headers or {}, cap)
         if retry_after is None and answered is not None:

@@ -13,6 +13,7 @@ import re
 from typing import Any, NamedTuple
 
 __all__ = [
+    "BAN_STATUS",
     "MAX_BAN_S",
     "MAX_RETRY_AFTER_S",
     "AnsweredWait",
@@ -54,7 +55,8 @@ minutes to 3 days, and a request sent during one lengthens it."""
 # "retryAfter"}}}, ``retryAfter`` the epoch ms it ends (Binance's WebSocket API docs, "Rate
 # limits"). ccxt.pro raises its ``error`` as the message: "binance {...}", the status left out.
 _BANNED_UNTIL_RE = re.compile(r"banned until (\d+)")
-_BAN_STATUS = 418
+BAN_STATUS = 418
+"""HTTP 418: Binance's ban of the address, for requests sent on after a 429."""
 
 
 class AnsweredWait(NamedTuple):
@@ -77,7 +79,7 @@ def answered_wait(exc: BaseException) -> AnsweredWait | None:
     data = _object_at(error, "data")
     message = str(error.get("msg") or "")
     until = _BANNED_UNTIL_RE.search(message)
-    banned = status == _BAN_STATUS or until is not None
+    banned = status == BAN_STATUS or until is not None
     if not banned and status != 429 and "retryAfter" not in data:
         return None
     retry_after, server_time = _epoch_ms(data.get("retryAfter")), _epoch_ms(data.get("serverTime"))
