@@ -51,7 +51,7 @@ from dita.strategy import Bar, Quote
 from dita.venues.ccxt.client import pro_exchange
 from dita.venues.ccxt.quote_silence import QuoteSilence
 from dita.venues.ccxt.settings import CcxtSettings
-from dita.venues.ccxt.stream_thread import StreamThread
+from dita.venues.ccxt.stream_thread import PingSeen, StreamThread
 from dita.venues.ccxt.streams import redial_delay
 
 __all__ = ["MarketKind", "MarketStream", "MarketStreamStatus"]
@@ -400,20 +400,15 @@ class MarketStream(StreamThread):
 
     async def _heartbeat(self, exchange: Any) -> None:
         """Raise when no frame (pings included) came within the heartbeat."""
-        ping, pinged_at = 0, 0.0
+        ping = PingSeen()
         while True:
             await asyncio.sleep(self._heartbeat_s / 4)
             if self.kind != "bars":
                 self._tell_quiet_markets()
             now = time.monotonic()
-            latest = max(
-                [getattr(c, "last_message_at", None) or 0 for c in (exchange.clients or {}).values()],
-                default=0,
-            )
-            if latest != ping:
-                # ccxt stamps a ping on the wall clock: counted from when it is first seen, so
-                # a clock set back does not make an old one new.
-                ping, pinged_at = latest, now
+            stamps = [getattr(c, "last_message_at", None) for c in (exchange.clients or {}).values()]
+            latest = max([s for s in stamps if s], default=None)
+            pinged_at = ping.look(latest, now)
             with self._lock:
                 last = max(self._last_frame or 0.0, pinged_at)
             if now - last > self._heartbeat_s:

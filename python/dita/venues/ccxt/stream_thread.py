@@ -9,12 +9,27 @@ import logging
 import threading
 from typing import Any
 
-__all__ = ["StreamThread"]
+__all__ = ["PingSeen", "StreamThread"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
 # How long a stopped stream may take to end by itself before what it awaits is cancelled.
 _STOP_GRACE_S = 1.0
+
+
+class PingSeen:
+    """When a connection's last ping was first seen, on the monotonic clock: ccxt stamps a ping
+    (``last_message_at``) on the wall clock, and a clock set back would make an old one new."""
+
+    def __init__(self) -> None:
+        self._stamp: Any = None
+        self.at = 0.0
+
+    def look(self, stamp: Any, now: float) -> float:
+        """``stamp`` (the ping's, as ccxt keeps it) looked at ``now``: the time it was first seen."""
+        if stamp != self._stamp:
+            self._stamp, self.at = stamp, now
+        return self.at
 
 
 class StreamThread:

@@ -58,7 +58,7 @@ from dita.venues.ccxt.markets import Markets
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
 from dita.venues.ccxt.settings import CcxtSettings, read_credentials
-from dita.venues.ccxt.stream_thread import StreamThread
+from dita.venues.ccxt.stream_thread import PingSeen, StreamThread
 from dita.venues.ccxt.tracking import TrackedOrder
 from dita.venues.ccxt.user_frames import (
     STREAM_KINDS,
@@ -398,15 +398,12 @@ class UserStream(StreamThread):
     async def _heartbeat(self, exchange: Any, url: str) -> None:
         """Raise when no frame (pings included) came on the connection at ``url`` within the heartbeat."""
         heartbeat = self._settings.user_stream_heartbeat_s
-        ping, pinged_at = None, 0.0
+        ping = PingSeen()
         while True:
             await asyncio.sleep(heartbeat / 4)
             client = (exchange.clients or {}).get(url)
             now = time.monotonic()
-            if (latest := getattr(client, "last_message_at", None)) != ping:
-                # ccxt stamps a ping on the wall clock: counted from when it is first seen, so
-                # a clock set back does not make an old one new.
-                ping, pinged_at = latest, now
+            pinged_at = ping.look(getattr(client, "last_message_at", None), now)
             with self._lock:
                 last = max(self._last_frame or 0.0, pinged_at)
             if now - last > heartbeat:
