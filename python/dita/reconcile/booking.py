@@ -45,10 +45,7 @@ class _Booking(_Run):
         if not callable(self.trade_fills):
             return 0.0, 0.0, ""
         try:
-            if self.trade_fills_take_seen:
-                fills = list(self.trade_fills(mine, theirs, seen_event_ids=self.seen_event_ids(mine)) or ())
-            else:
-                fills = list(self.trade_fills(mine, theirs) or ())
+            fills = list(self.trade_fills(mine, theirs, **self.seen_event_ids(self.trade_fills, mine)) or ())
         except Exception as exc:
             return 0.0, 0.0, f"its trades could not be read: {type(exc).__name__}: {exc}"
         size = cost = 0.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from dita._kernel import KernelDiagnosticCode, KernelOutcome, SeenEventIds, VenueEvent, VenueOrder
+from dita._kernel import KernelDiagnosticCode, KernelOutcome, VenueEvent, VenueOrder
 from dita.outcome_events import booked_events
 from dita.reconcile.answers import _gone_reason
 from dita.reconcile.events import _event, _item, _Refused, _venue_id
@@ -15,7 +15,7 @@ from dita.reconcile.kernel_orders import _as_booked, _still_working
 from dita.reconcile.listing import _by_client_id, _by_venue_id, _listed, _one_of, _untold
 from dita.reconcile.report import ReconciliationReport
 from dita.venues import order_lookup
-from dita.venues.protocol import takes_keyword
+from dita.venues.protocol import seen_ids_keyword
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -57,12 +57,6 @@ class _Run:
         # A venue that learns of fills by asking has no record of orders sent before a restart
         # (a ccxt adapter): told to follow them, it reports their fills and ends as they come.
         self.watch = getattr(venue, "watch", None)
-        # Whether each takes the event ids the kernel applied in the order's slot: the trades
-        # the kernel booked are then known to the venue by id, not taken to be the oldest.
-        self.watch_takes_seen = callable(self.watch) and takes_keyword(self.watch, "seen_event_ids")
-        self.trade_fills_take_seen = callable(self.trade_fills) and takes_keyword(
-            self.trade_fills, "seen_event_ids"
-        )
         # The venue ids of the kernel's orders: a venue order listed under a client id the venue
         # cannot map back to the kernel's (an id sent hashed, before a restart) is still the
         # kernel's own when its venue id is one of these, and not an order nobody manages.
@@ -157,9 +151,11 @@ class _Run:
         except _Refused as refused:
             self.report.unresolved.append(refused.unresolved(item))
 
-    def seen_event_ids(self, mine: VenueOrder) -> SeenEventIds:
-        """The event ids the kernel applied in ``mine``'s slot, read now."""
-        return self.kernel.slot_state(mine.slot_id).seen_event_ids
+    def seen_event_ids(self, method: Callable[..., Any], mine: VenueOrder) -> dict[str, Any]:
+        """The event ids the kernel applied in ``mine``'s slot, read now, as the keyword argument
+        of the venue's ``method`` (``watch``, ``trade_fills``) where it takes them: the trades the
+        kernel booked are then known to the venue by id, not taken to be the oldest."""
+        return seen_ids_keyword(method, self.kernel.slot_state(mine.slot_id).seen_event_ids)
 
     def claim(self, theirs: VenueOrder) -> None:
         """Takes a listed entry for one of the kernel's orders: not an order nobody manages."""
@@ -238,10 +234,7 @@ class _Run:
         if self.told_venue.get(mine.client_order_id) == said:
             return
         try:
-            if self.watch_takes_seen:
-                self.watch(mine, seen_event_ids=self.seen_event_ids(mine))
-            else:
-                self.watch(mine)
+            self.watch(mine, **self.seen_event_ids(self.watch, mine))
             self.told_venue[mine.client_order_id] = said
         except Exception as exc:
             self.unwatchable.add(mine.client_order_id)
