@@ -46,8 +46,8 @@
 //!   is skipped and reported).
 //! - **One writer.** `open` takes an exclusive lock on the log directory itself, which
 //!   removing or replacing a file in it does not undo (a LOCK cleared as "stale", a restore
-//!   copied over it), and one on `<dir>/LOCK`, which builds that lock only that file ask for,
-//!   both for the life of the [`Wal`]; a second writer on the same directory is refused,
+//!   copied over it), and one on `<dir>/LOCK`, the one lock a build before it asks for, both
+//!   for the life of the [`Wal`]; a second writer on the same directory is refused,
 //!   after asking again for the locks for up to 200 ms (a child the process is starting holds
 //!   them from its fork to its exec, so a log closed and opened again in that instant would be
 //!   refused). A process forked after the open holds a copy of the [`Wal`] (its buffer and
@@ -60,11 +60,11 @@
 //! let recovery read what is really there. So does a segment taken from under the writer (its
 //! directory removed, the segment moved away or replaced), found by every sync before it counts
 //! records durable and by the writer thread once an interval (`flush_interval`, or the batch
-//! policy's `max_delay`): what is written to it is in no file a restart reads. A checkpoint that fails to be written (its file,
-//! the removal of an old one, a thread to write it that cannot be started) is not such an
-//! error: the log is whole and recovery starts from the previous checkpoint. It is counted in
-//! [`Wal::checkpoint_failures`] and kept in [`Wal::checkpoint_error`], never returned to a
-//! later append, checkpoint, sync or close.
+//! policy's `max_delay`): what is written to it is in no file a restart reads. A checkpoint
+//! that fails to be written (its file, the removal of an old one, a thread to write it that
+//! cannot be started) is not such an error: the log is whole and recovery starts from the
+//! previous checkpoint. It is counted in [`Wal::checkpoint_failures`] and kept in
+//! [`Wal::checkpoint_error`], never returned to a later append, checkpoint, sync or close.
 //!
 //! ```no_run
 //! use dita_kernel::wal::{FsyncPolicy, Replay, Wal, WalOptions};

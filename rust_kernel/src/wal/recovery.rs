@@ -313,6 +313,17 @@ const NOT_OF_THIS_LOG: &str = "the checkpoint is not of this log (another run's 
      kernel id, copied in), or the log was rewritten; remove the checkpoint, and recovery starts \
      at an older one or at the log's first record";
 
+/// What removing a checkpoint of seq `checkpoint` does to a log whose records end at seq
+/// `ends` before it: said beside the way that keeps them.
+fn removing_the_checkpoint(ends: u64, checkpoint: u64) -> String {
+    format!(
+        "removing the checkpoint instead opens the kernel at seq {ends} and drops seqs {}..\
+         {checkpoint} with no record of them (orders sent among them): then run \
+         reconcile_with_venue() before trading",
+        ends + 1,
+    )
+}
+
 /// The refusal of checkpoint `c`, whose segment is missing, by a log whose records end at seq
 /// `ends` (in the segment at `after`): the segment lost (a copy or restore that missed it) is
 /// named first, since removing the checkpoint opens the kernel without its records.
@@ -332,13 +343,10 @@ fn checkpoint_past_lost_segment(
     let detail = format!(
         "segment {lost}{between}, where checkpoint seq {} starts its replay, is missing: the \
          log's records end at seq {ends}{end}. Put {lost} back (from a copy or backup) and open \
-         again; removing the checkpoint instead opens the kernel at seq {ends} and drops seqs \
-         {}..{} with no record of them (orders sent among them): then run reconcile_with_venue() \
-         before trading. A checkpoint not of this log (another run's under the same kernel id, \
+         again; {}. A checkpoint not of this log (another run's under the same kernel id, \
          copied in) is refused so too: remove it",
         c.seq,
-        ends + 1,
-        c.seq,
+        removing_the_checkpoint(ends, c.seq),
     );
     WalError::corrupt(&c.path, 0, c.seq, detail)
 }
@@ -373,15 +381,11 @@ fn checkpoint_past_records(
         "checkpoint seq {} starts its replay at byte {} of {}, but the log's records end at seq \
          {ends} at byte {end} of it: that segment cut short (its last records lost), or the \
          checkpoint is not of this log (another run's under the same kernel id, copied in). Put \
-         the segment's lost bytes back (restore it from a copy or backup) and open again; \
-         removing the checkpoint instead opens the kernel at seq {ends} and drops seqs {}..{} \
-         with no record of them (orders sent among them): then run reconcile_with_venue() \
-         before trading",
+         the segment's lost bytes back (restore it from a copy or backup) and open again; {}",
         c.seq,
         c.segment_offset,
         path.display(),
-        ends + 1,
-        c.seq,
+        removing_the_checkpoint(ends, c.seq),
     );
     WalError::corrupt(&c.path, 0, c.seq, detail)
 }

@@ -128,7 +128,7 @@ fn clean_stop_seq(dir: &Path) -> Option<u64> {
 /// Removes the clean-stop and synced-always files (and ones left half-written), durably,
 /// before anything is written: from here on the log may grow, perhaps by a writer that syncs
 /// in batches, and a crash must not find them vouching for records that were lost.
-fn remove_clean_stop(dir: &Path) -> Result<(), WalError> {
+fn remove_stop_files(dir: &Path) -> Result<(), WalError> {
     let mut removed = false;
     for name in [
         CLEAN_STOP_NAME.to_string(),
@@ -157,7 +157,7 @@ fn repair(
     report: &mut RecoveryReport,
     last_segment: Option<&LastSegment>,
 ) -> Result<(), WalError> {
-    remove_clean_stop(dir)?;
+    remove_stop_files(dir)?;
     for tmp in &repairs.temps {
         fs::remove_file(tmp).map_err(io_err(tmp, "remove leftover temporary file"))?;
         report.removed_temp_files.push(tmp.clone());
