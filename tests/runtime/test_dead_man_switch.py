@@ -267,3 +267,31 @@ def test_a_source_that_cannot_be_read_still_lets_the_others_trip_and_trips_past_
         switch.check()
     assert [t.source for t in switch.trips] == ["strategy", "streams", "control_plane"]
     switch.close()
+
+
+def test_a_check_that_keeps_raising_is_told_once_whichever_caller_checks_until_one_passes(
+    kernel: ExecutionKernel, clock: FakeClock
+) -> None:
+    # dita live checks from the gateway's lane and from the strategies' thread.
+    stream = {"readable": False}
+
+    def stream_status() -> Stream:
+        if not stream["readable"]:
+            raise ConnectionError("user stream: no state yet (reconnecting)")
+        return Stream(since_last_frame_s=0.0)
+
+    settings = DeadManSettings(streams_silence_s=60)
+    switch = DeadManSwitch(kernel, settings, clock=clock, stream_status=stream_status)
+    lane: list[str] = []
+    strategies: list[str] = []
+    for _ in range(3):
+        switch.check_or_tell(lane.append)
+        switch.check_or_tell(strategies.append)
+    assert lane == ["ConnectionError: user stream: no state yet (reconnecting)"]
+    assert strategies == []
+    stream["readable"] = True
+    switch.check_or_tell(strategies.append)
+    stream["readable"] = False
+    switch.check_or_tell(strategies.append)
+    assert strategies == ["ConnectionError: user stream: no state yet (reconnecting)"]
+    switch.close()

@@ -535,15 +535,14 @@ class LiveRun:
 
         last_save = 0.0
         handles = list(self.runtime.handles.values())
-        check_failed: str | None = None  # what the last dead-man check raised, said once
 
         def should_stop() -> bool:
-            nonlocal last_save, check_failed
+            nonlocal last_save
             if self.dead_man is not None:
                 # The strategies' thread asks between data points and while it waits for one:
                 # it is alive as long as it asks.
                 self.dead_man.heard_from_strategy()
-                check_failed = self._check_dead_man(check_failed)
+                self._check_dead_man()
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload_risk()
@@ -575,20 +574,15 @@ class LiveRun:
                 self.stop_requested.set()
                 self.on_stopped()
 
-    def _check_dead_man(self, said: str | None) -> str | None:
-        """The dead-man switch's check; what it raised, said as a warning unless it is ``said``
-        (what the last check raised, None when it passed), and the run goes on."""
+    def _check_dead_man(self) -> None:
+        """The dead-man switch's check; what it raised is said as a warning and the run goes on."""
         assert self.dead_man is not None
-        try:
-            self.dead_man.check()
-        except Exception as exc:
-            # A trip the kernel was too busy for is made at the next check: ending the run on it
-            # would stop the strategies the switch watches, the trip's mode not set.
-            failure = f"{type(exc).__name__}: {exc}"
-            if failure != said:
-                self.say(f"warning: the dead-man switch's check raised {failure}; checked again next time")
-            return failure
-        return None
+        # A trip the kernel was too busy for is made at the next check: ending the run on it
+        # would stop the strategies the switch watches, the trip's mode not set.
+        self.dead_man.check_or_tell(self._warn_dead_man_failed)
+
+    def _warn_dead_man_failed(self, failure: str) -> None:
+        self.say(f"warning: the dead-man switch's check raised {failure}; checked again next time")
 
     def _stopped_by(self, exc: Exception) -> None:
         """The strategies' thread ends on ``exc`` (a data point's, a poll's between them)."""

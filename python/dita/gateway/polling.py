@@ -74,6 +74,10 @@ def set_aside_data(event: VenueEvent, exc: Exception) -> dict[str, Any]:
     }
 
 
+def _log_dead_man_failed(failure: str) -> None:
+    log.error("the dead-man switch's check raised %s; checked again every round", failure)
+
+
 def _named(event: VenueEvent) -> dict[str, Any]:
     """The fields of a `venue_event` that name its event."""
     return {
@@ -97,9 +101,6 @@ class VenuePolling:
         self._polls_under_way: list[list[bool]] = []
         self._handoff = threading.Lock()
         self._stops: dict[asyncio.Task[None], asyncio.Event] = {}
-        # What the dead-man switch's last check raised (None once one passes): said once, not
-        # every round while the same source cannot be read.
-        self._dead_man_said: str | None = None
 
     def follow_runtime(self, runtime: TradingRuntime) -> None:
         """Leave the venue to ``runtime``, which polls it on the strategies' thread and routes its
@@ -285,18 +286,10 @@ class VenuePolling:
         self.runtime_bookings.publish(self.state)
 
     def _check_dead_man(self) -> None:
-        """The dead-man switch's check (on the lane); one that raises is logged, once until a
-        check passes or raises something else, and the polling goes on: the next round checks again."""
+        """The dead-man switch's check (on the lane); one that raises is logged and the polling
+        goes on: the next round checks again."""
         assert self.state.dead_man is not None
-        try:
-            self.state.dead_man.check()
-        except Exception as exc:
-            failure = f"{type(exc).__name__}: {shortened(str(exc), 300)}"
-            if failure != self._dead_man_said:
-                log.error("the dead-man switch's check raised %s; checked again every round", failure)
-            self._dead_man_said = failure
-            return
-        self._dead_man_said = None
+        self.state.dead_man.check_or_tell(_log_dead_man_failed)
 
     def start(self) -> asyncio.Task[None]:
         """The task polling the venue every ``venue_poll_seconds`` (a venue that reports later:

@@ -152,6 +152,8 @@ class DeadManSwitch:
         self._to_write: list[tuple[str, str, str, Any]] = []
         self._writing = threading.Condition()
         self._writer_runs = False
+        # What the last check_or_tell raised (None once one passes), told once whoever checks.
+        self._failure_told: str | None = None
 
     def _has_streams(self) -> bool:
         if self._stream_status is None:
@@ -237,6 +239,20 @@ class DeadManSwitch:
         if failed is not None:
             raise failed
         return [silence for silence, _, _ in made]
+
+    def check_or_tell(self, tell: Callable[[str], None]) -> None:
+        """``check`` for a caller that goes on whatever it raises (the next check makes the trip
+        a busy kernel refused). What it raised goes to ``tell`` as ``"Type: message"``, once
+        until a check passes or raises something else, whichever caller it reaches."""
+        try:
+            self.check()
+        except Exception as exc:
+            failure = f"{type(exc).__name__}: {shortened(str(exc), 300)}"
+            if failure != self._failure_told:
+                self._failure_told = failure
+                tell(failure)
+            return
+        self._failure_told = None
 
     def _write_trips(self) -> None:
         """The writer thread: the trips' plane entries, one after the other in the order of the
