@@ -64,7 +64,8 @@ TEST_WORKERS ?= 4
 # With bytecode caches written (a shell may turn them off), the hundreds of `python -m dita`
 # runs the tests start and pytest's rewritten test modules each compile once, not every time:
 # about a tenth of a CLI-heavy file's time.
-PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n $(TEST_WORKERS)
+# The 25 slowest tests are listed at the end: where the run's time goes, for keeping it short.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 py-test: build chromium hazelcast-jar
 	$(PYTEST)
