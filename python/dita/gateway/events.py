@@ -125,6 +125,8 @@ class Subscriber:
         return len(self.calls) <= most_calls and between <= most_bytes
 
     def _taken(self, frame: bytes) -> None:
+        if not self.calls:  # dropped meanwhile: ``clear`` let go of every frame's count
+            return
         self.queued_bytes -= len(frame)
         oldest = self.calls[0]
         oldest.frames -= 1
@@ -134,7 +136,12 @@ class Subscriber:
 
     async def next_frame(self, timeout: float) -> bytes:
         """The next frame, waited for up to ``timeout`` seconds (then TimeoutError)."""
-        frame = await asyncio.wait_for(self.queue.get(), timeout=timeout)
+        return await asyncio.wait_for(self._take(), timeout=timeout)
+
+    async def _take(self) -> bytes:
+        # Taken and counted out in one step: wait_for runs this in a task of its own, and a
+        # publish between the two would count a frame the client has read (and may drop it).
+        frame = await self.queue.get()
         self._taken(frame)
         return frame
 
