@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     StrictBool,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -317,28 +318,60 @@ class ExitRequest(BaseModel):
     reason: Reason = Field(default="", max_length=256)
 
 
+def _confirmed(value: Any) -> Any:
+    # Before the Literal: lax, it would take 1 for true; and this says why true is asked for.
+    if value is not True:
+        raise PydanticCustomError(
+            "literal_error", "confirm must be true: flatten all halts the kernel and closes the book"
+        )
+    return value
+
+
 class FlattenRequest(BaseModel):
     """Flatten all: ``confirm`` must be true, so no request closes the book by accident."""
 
     model_config = ConfigDict(extra="forbid")
 
-    confirm: StrictBool
+    confirm: Annotated[Literal[True], BeforeValidator(_confirmed)]
     reason: Reason = Field(default="", max_length=256)
 
-    @field_validator("confirm")
-    @classmethod
-    def _confirmed(cls, value: bool) -> bool:
-        if not value:
-            raise ValueError("confirm must be true: flatten all halts the kernel and closes the book")
-        return value
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise PydanticCustomError(
+            "none_forbidden", "Input should not be null: leave the field out to keep it"
+        )
+    return value
+
+
+def _schema_without_null(schema: dict[str, Any]) -> None:
+    # A field left out is unchanged; null is refused (``_not_null``), so the schema shows no null.
+    schema.pop("default", None)
+    (value,) = [variant for variant in schema.pop("anyOf") if variant != {"type": "null"}]
+    schema.update(value)
 
 
 class ControlRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A change of the control state: at least one field, each with a value (null is none of
+    them); the fields left out stay as they are."""
 
-    mode: Annotated[Mode | None, keyword(Mode)] = None
-    verbosity: Annotated[Verbosity | None, keyword(Verbosity)] = None
-    debug_clickhouse_enabled: StrictBool | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    mode: Annotated[Mode | None, keyword(Mode), BeforeValidator(_not_null)] = Field(
+        default=None, json_schema_extra=_schema_without_null
+    )
+    verbosity: Annotated[Verbosity | None, keyword(Verbosity), BeforeValidator(_not_null)] = Field(
+        default=None, json_schema_extra=_schema_without_null
+    )
+    debug_clickhouse_enabled: Annotated[StrictBool | None, BeforeValidator(_not_null)] = Field(
+        default=None, json_schema_extra=_schema_without_null
+    )
+
+    @model_validator(mode="after")
+    def _some_field(self) -> ControlRequest:
+        if not self.model_fields_set:
+            raise PydanticCustomError("missing", f"give at least one of {', '.join(type(self).model_fields)}")
+        return self
 
 
 class MarkRequest(BaseModel):

@@ -9,8 +9,7 @@ import time
 from typing import Any
 
 import anyio
-from fastapi import Depends, FastAPI, HTTPException
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, HTTPException, Response
 
 from dita.control import ControlChangeRefused
 from dita.gateway.auth import require_token
@@ -27,13 +26,7 @@ async def get_control(state: CurrentState) -> dict[str, Any]:
 
 
 async def put_control(state: CurrentState, change: ControlRequest) -> dict[str, Any]:
-    fields = change.model_dump(exclude_none=True)
-    if not fields:
-        raise RequestValidationError(
-            [{"loc": ("body",), "msg": "give at least one of mode, verbosity, debug_clickhouse_enabled",
-              "type": "missing"}]
-        )  # fmt: skip
-    return await change_control(state, fields)
+    return await change_control(state, change.model_dump(exclude_unset=True))
 
 
 async def change_control(state: GatewayState, fields: dict[str, Any]) -> dict[str, Any]:
