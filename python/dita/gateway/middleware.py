@@ -200,9 +200,9 @@ class RequestTimer:
     """Request latency by method and route template (the stream route is left out: it lasts
     for ever). Other methods are counted as ``OTHER``, unmatched paths as ``unmatched``.
 
-    The outermost layer, so the answers given before routing (413, 401) are timed too; the
-    route is then found here, as it is for routes that do not name themselves in the scope
-    (``/openapi.json``)."""
+    Outside every layer but the Host check (a 421 is not timed), so the other answers given
+    before routing (413, 401) are timed too; the route is then found here, as it is for routes
+    that do not name themselves in the scope (``/openapi.json``)."""
 
     def __init__(self, app: ASGIApp, metrics: GatewayMetrics, router: Router) -> None:
         self.app = app
