@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -30,6 +31,19 @@ from dita.kernel import ExecutionKernel
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 ARTIFACTS = Path(__file__).parent / "artifacts"
+# The operator page's browser tests' Chromium. Debian names it chromium, Ubuntu chromium-browser
+# (as `make chromium` accepts).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Running as root in a container: no sandbox; and nothing that phones home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ENTER_ONE = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1, "reference_price": 100}
 
 

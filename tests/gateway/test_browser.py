@@ -10,7 +10,6 @@ go to tests/gateway/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,8 @@ import pytest
 from gateway.helpers import (
     ARTIFACTS,
     AUTH,
+    CHROMIUM,
+    CHROMIUM_ARGS,
     TOKEN,
     LimitsRest,
     LiveServer,
@@ -27,19 +28,6 @@ from gateway.helpers import (
     serving_an_order_in_doubt,
     start_server,
 )
-
-# Debian names it chromium, Ubuntu chromium-browser (as `make chromium` accepts).
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Running as root in a container: no sandbox; and nothing that phones home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

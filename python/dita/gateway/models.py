@@ -29,6 +29,7 @@ from dita.runtime.strategies import STRATEGY_KEY
 
 __all__ = [
     "FIELDS_WITHOUT_MEANING",
+    "LAST_EVENT_ID_HEADER",
     "OTHER_TRADE_NOTE",
     "CancelRequest",
     "ControlRequest",
@@ -45,6 +46,7 @@ __all__ = [
     "ValidationProblem",
     "error_answers",
     "integer_id",
+    "read_answer",
 ]
 
 MetaValue = str | int | float | bool | None
@@ -456,6 +458,22 @@ _ERROR_ANSWERS: dict[int, tuple[type[BaseModel], str]] = {
 # What the layers before every route answer (HostGate, DeclaredBodyLimit, BodyLimit, and the
 # deadline on headers), whatever the route: each route's schema lists them.
 _EVERY_ROUTE = (408, 413, 421)
+
+
+# The last event published before a read of the kernel's state ran (``GatewayState.read``).
+LAST_EVENT_ID_HEADER = "X-Last-Event-Id"
+_LAST_EVENT_ID_NOTE = (
+    "The id of the last event /v1/events had published when the kernel was read: every event"
+    " about a later state has a higher id, and the state read holds every event's up to it. A"
+    " client following the stream keeps a slot's (the account's, the control state's) newer of"
+    " the two: the read over events at or below this id, an event above it over the read."
+)
+
+
+def read_answer() -> dict[int | str, dict[str, Any]]:
+    """The 200 answer's ``X-Last-Event-Id`` header, as the schema shows it."""
+    header = {"description": _LAST_EVENT_ID_NOTE, "schema": {"type": "integer"}}
+    return {200: {"headers": {LAST_EVENT_ID_HEADER: header}}}
 
 
 def error_answers(*codes: int) -> dict[int | str, dict[str, Any]]:

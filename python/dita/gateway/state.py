@@ -9,7 +9,8 @@ import logging
 import secrets
 import time
 from collections import OrderedDict, deque
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request
@@ -35,6 +36,8 @@ REMEMBERED_INTENTS = 10_000
 
 # The kernel's mode, and whether it takes input: "ok", "failed" or "closed", with why.
 HealthRead = tuple[Any, str, str | None]
+
+T = TypeVar("T")
 
 
 class GatewayState:
@@ -119,6 +122,16 @@ class GatewayState:
             self.published_control.clear()
             self.published_control.update(control)
             self.publish("control", control)
+
+    async def read(self, read: Callable[[], T]) -> tuple[T, int]:
+        """``read``'s result, run on the lane, and the id of the last event published before it
+        ran (``X-Last-Event-Id``): a later lane call's events are published after it, so their
+        ids are higher; the events at or below it are of the calls before, which it reads."""
+
+        def read_with_id() -> tuple[T, int]:
+            return read(), self.broadcaster.last_id
+
+        return await self.lane.run(read_with_id)
 
     # --- slots ---------------------------------------------------------------------------
 

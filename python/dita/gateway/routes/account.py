@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
-from dita.gateway.models import error_answers
+from dita.gateway.models import LAST_EVENT_ID_HEADER, error_answers, read_answer
 from dita.gateway.state import CurrentState
 
 __all__ = ["add_routes"]
 
 
-async def get_account(state: CurrentState) -> dict[str, Any]:
-    return await state.lane.run(state.kernel.account)
+async def get_account(state: CurrentState, response: Response) -> dict[str, Any]:
+    account, last_event_id = await state.read(state.kernel.account)
+    response.headers[LAST_EVENT_ID_HEADER] = str(last_event_id)
+    return account
 
 
 def add_routes(app: FastAPI) -> None:
@@ -22,5 +24,5 @@ def add_routes(app: FastAPI) -> None:
         get_account,
         methods=["GET"],
         summary="The K/E account and its reconciliation",
-        responses=error_answers(422, 503),
+        responses={**read_answer(), **error_answers(422, 503)},
     )

@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI, HTTPException, Response
 
 from dita.control import ControlChangeRefused
 from dita.gateway.auth import require_token
-from dita.gateway.models import ControlRequest, ErrorAnswer, error_answers
+from dita.gateway.models import LAST_EVENT_ID_HEADER, ControlRequest, ErrorAnswer, error_answers, read_answer
 from dita.gateway.state import CurrentState, GatewayState
 
 __all__ = ["CONTROL_APPLY_S", "add_routes", "change_control"]
@@ -21,8 +21,10 @@ __all__ = ["CONTROL_APPLY_S", "add_routes", "change_control"]
 CONTROL_APPLY_S = 2.0  # how long PUT /v1/control waits for a cluster control plane to apply a change
 
 
-async def get_control(state: CurrentState) -> dict[str, Any]:
-    return await state.lane.run(state.kernel.control)
+async def get_control(state: CurrentState, response: Response) -> dict[str, Any]:
+    control, last_event_id = await state.read(state.kernel.control)
+    response.headers[LAST_EVENT_ID_HEADER] = str(last_event_id)
+    return control
 
 
 async def put_control(state: CurrentState, change: ControlRequest) -> dict[str, Any]:
@@ -100,7 +102,7 @@ def add_routes(app: FastAPI) -> None:
         get_control,
         methods=["GET"],
         summary="Trading mode, journal verbosity, ClickHouse debug switch",
-        responses=error_answers(422, 503),
+        responses={**read_answer(), **error_answers(422, 503)},
     )
     app.add_api_route(
         "/v1/control",

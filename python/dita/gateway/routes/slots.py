@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request, Response
 from pydantic import BeforeValidator
 
-from dita.gateway.models import ErrorAnswer, SlotPath, error_answers, integer_id
+from dita.gateway.models import (
+    LAST_EVENT_ID_HEADER,
+    ErrorAnswer,
+    SlotPath,
+    error_answers,
+    integer_id,
+    read_answer,
+)
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.state import CurrentState
 
@@ -35,8 +42,10 @@ async def list_slots(
 ) -> SafeJSONResponse:
     state.check_slot_id(from_slot, "from_slot")
     end = min(from_slot + limit, state.max_slots)
-    slots = await state.lane.run(lambda: [state.kernel.slot_dict(i) for i in range(from_slot, end)])
-    headers: dict[str, str] = {}
+    slots, last_event_id = await state.read(
+        lambda: [state.kernel.slot_dict(i) for i in range(from_slot, end)]
+    )
+    headers = {LAST_EVENT_ID_HEADER: str(last_event_id)}
     if end < state.max_slots:
         path = request.scope.get("root_path", "") + "/v1/slots"
         headers["link"] = f'<{path}?from_slot={end}&limit={limit}>; rel="next"'
@@ -44,8 +53,10 @@ async def list_slots(
     return SafeJSONResponse(slots, headers=headers)
 
 
-async def get_slot(state: CurrentState, slot_id: SlotPath) -> dict[str, Any]:
-    return await state.lane.run(lambda: state.slot_or_404(slot_id))
+async def get_slot(state: CurrentState, slot_id: SlotPath, response: Response) -> dict[str, Any]:
+    slot, last_event_id = await state.read(lambda: state.slot_or_404(slot_id))
+    response.headers[LAST_EVENT_ID_HEADER] = str(last_event_id)
+    return slot
 
 
 def add_routes(app: FastAPI) -> None:
@@ -57,6 +68,7 @@ def add_routes(app: FastAPI) -> None:
         description=_LIST_NOTE,
         response_model=list[dict[str, Any]],
         responses={
+            **read_answer(),
             404: {"model": ErrorAnswer, "description": "from_slot at or beyond max_slots"},
             **error_answers(422, 503),
         },
@@ -66,5 +78,5 @@ def add_routes(app: FastAPI) -> None:
         get_slot,
         methods=["GET"],
         summary="One slot's state",
-        responses=error_answers(404, 422, 503),
+        responses={**read_answer(), **error_answers(404, 422, 503)},
     )
