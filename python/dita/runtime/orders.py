@@ -28,7 +28,15 @@ from dita.runtime.clock import MarketClock
 from dita.runtime.owners import TradeOwners
 from dita.runtime.polling import VenuePolling
 from dita.runtime.routing import IntentListener
-from dita.runtime.strategies import STRATEGY_KEY, TRADE_ID, KernelClosed, StrategyHandle, StrategyStatus
+from dita.runtime.strategies import (
+    STRATEGY_KEY,
+    TRADE_ID,
+    KernelClosed,
+    StrategyHandle,
+    StrategyIds,
+    StrategyStatus,
+    made_for,
+)
 from dita.runtime.venue_data import VenueDataHandOver
 from dita.strategy import Strategy
 
@@ -118,6 +126,7 @@ class OrderSubmission:
         stats: dict[str, int],
         intent_listeners: list[IntentListener],
         intent_checks: list[Callable[[KernelIntent], None]],
+        ids: StrategyIds,
     ) -> None:
         self._kernel = kernel
         self._handles = handles
@@ -129,6 +138,7 @@ class OrderSubmission:
         self._stats = stats
         self._intent_listeners = intent_listeners
         self._intent_checks = intent_checks
+        self._ids = ids
 
     # -- a strategy's intent -------------------------------------------------------------
 
@@ -151,6 +161,7 @@ class OrderSubmission:
             )
         self._refuse_another_strategys_trade(handle, intent)
         self._refuse_a_held_trade_id(handle, intent)
+        self._refuse_a_helpers_intent_id(handle, intent)
 
         def what() -> str:
             return f"its {intent.action.name} {intent.intent_id!r}"
@@ -218,11 +229,24 @@ class OrderSubmission:
             )
         if len(self._handles) == 1:
             return  # no other strategy whose trade ids it could take
-        named = TRADE_ID.fullmatch(trade_id)
-        if named is not None and named[1] != handle.name and named[1] in self._handles:
+        named = made_for(TRADE_ID, trade_id, self._handles)
+        if named is not None and named[1] != handle.name:
             raise ValueError(
                 f"trade_id={trade_id!r} is of the form the runtime gives strategy {named[1]!r}'s "
                 f"trades ({named[1]}-t<n>): strategy {handle.strategy.name!r} may not enter it"
+            )
+
+    def _refuse_a_helpers_intent_id(self, handle: StrategyHandle, intent: KernelIntent) -> None:
+        """Raises ValueError naming ``intent_id`` when a hand-built intent takes an id the runtime
+        has yet to give a helper's intent (``<name>-i<n>``) of any of its strategies, this one's
+        too: the kernel would refuse that later intent as DUPLICATE_INTENT, leaving an exit or
+        a cancel undone. An id the runtime gave (``ctx.next_intent_id``) passes."""
+        form = self._ids.intent_id_to_come(intent.intent_id, self._handles)
+        if form is not None:
+            raise ValueError(
+                f"intent_id={intent.intent_id!r} is an id the runtime has yet to give a helper's "
+                f"intent ({form}), which the kernel would then refuse as its duplicate: strategy "
+                f"{handle.name!r} may not take it; give the intent an id of another form"
             )
 
     def _refuse_on_closed_kernel(self, what: Callable[[], str]) -> None:

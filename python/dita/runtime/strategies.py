@@ -5,7 +5,7 @@ strategy instance before it is added."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -21,11 +21,28 @@ if TYPE_CHECKING:
 
 # How a runtime over a used kernel marks its ids (``<name>-r<seq>-t<n>``); no name may end so.
 RESTART_MARK = re.compile(r"-r\d+\Z")
-# A trade id the runtime makes: ``<name>-t<n>``, or ``<name>-r<seq>-t<n>`` (group 1: the name).
-TRADE_ID = re.compile(r"(.+?)-(?:r\d+-)?t\d+")
+
+
+def _made_id(kind: str) -> re.Pattern[str]:
+    """The form of the ids the runtime makes of ``kind`` (``StrategyIds``): ``<name>-<kind><n>``,
+    or ``<name>-r<seq>-<kind><n>`` over a used kernel (groups: the name, ``r<seq>-`` or None, n)."""
+    return re.compile(rf"(.+?)-(r\d+-)?{kind}(\d+)")
+
+
+# A trade id the runtime makes (a helper's ENTER), and an intent id (any helper's intent).
+TRADE_ID = _made_id("t")
+INTENT_ID = _made_id("i")
 # The metadata key the runtime stamps on each ENTER it sends: the strategy's name. The gateway
 # takes any id, so an operator's ``btc-hedge-t1`` has the form of a strategy's ids.
 STRATEGY_KEY = "strategy"
+
+
+def made_for(form: re.Pattern[str], made_id: str, names: Container[str]) -> re.Match[str] | None:
+    """``made_id`` read as an id of ``form`` (``TRADE_ID``, ``INTENT_ID``) the runtime makes for
+    one of the strategies ``names`` (group 1), or None when it is not of that form or names
+    none of them."""
+    made = form.fullmatch(made_id)
+    return made if made is not None and made[1] in names else None
 
 
 def trade_strategies(slots: Iterable[dict[str, Any]]) -> dict[str, str]:
@@ -154,20 +171,51 @@ class StrategyHandle:
         }
 
 
+class StrategyIds:
+    """The ids the runtime gives its strategies' intents and trades: ``<name>-i<n>`` and
+    ``<name>-t<n>``, ``r<seq>-`` after the name over a used kernel (``restart_mark``), each
+    ``n`` counted across every strategy of the runtime."""
+
+    def __init__(self, kernel: Any) -> None:
+        self._mark = restart_mark(kernel)
+        self._intents = 0
+        self._trades = 0
+
+    def next_intent_id(self, name: str) -> str:
+        self._intents += 1
+        return f"{name}-{self._mark}i{self._intents}"
+
+    def next_trade_id(self, name: str) -> str:
+        self._trades += 1
+        return f"{name}-{self._mark}t{self._trades}"
+
+    def intent_id_to_come(self, intent_id: str, names: Container[str]) -> str | None:
+        """The form (``<name>-i<n>``) of the ids that ``intent_id`` is one of, when it is an id
+        the runtime has yet to give one of the strategies ``names``; None when it is not."""
+        made = made_for(INTENT_ID, intent_id, names)
+        if made is None or (made[2] or "") != self._mark:
+            return None
+        number, given = made[3], str(self._intents)
+        # Compared as digits: an int of thousands of them is past what int() reads.
+        if number.startswith("0") or (len(number), number) <= (len(given), given):
+            return None  # never given (the runtime writes no leading zero), or given already
+        return f"{made[1]}-{self._mark}i<n>"
+
+
 class StrategyContext:
     """What a strategy reaches through ``self.ctx``: the kernel, the clock, new ids and
     submission."""
 
-    def __init__(self, runtime: TradingRuntime, orders: OrderSubmission, clock: MarketClock) -> None:
+    def __init__(
+        self, runtime: TradingRuntime, orders: OrderSubmission, clock: MarketClock, ids: StrategyIds
+    ) -> None:
         self._runtime = runtime
         # Reached directly, not through the runtime's methods of the same name: every order
         # a strategy sends asks both.
         self._orders = orders
         self._clock = clock
         self.kernel = runtime.kernel
-        self._intent_seq = 0
-        self._trade_seq = 0
-        self._restart_mark = restart_mark(runtime.kernel)
+        self._ids = ids
 
     def now(self) -> float:
         return self._clock.now()
@@ -184,12 +232,10 @@ class StrategyContext:
         return [self.kernel.slot_state(sid) for sid in slot_ids]
 
     def next_intent_id(self, strategy: Strategy[Any]) -> str:
-        self._intent_seq += 1
-        return f"{strategy.name}-{self._restart_mark}i{self._intent_seq}"
+        return self._ids.next_intent_id(strategy.name)
 
     def next_trade_id(self, strategy: Strategy[Any]) -> str:
-        self._trade_seq += 1
-        return f"{strategy.name}-{self._restart_mark}t{self._trade_seq}"
+        return self._ids.next_trade_id(strategy.name)
 
     def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
         return self._orders.submit(strategy, intent)

@@ -30,7 +30,7 @@ from dita.runtime.routing import (
     SetAsideListener,
     TakenListener,
 )
-from dita.runtime.strategies import StrategyContext, StrategyHandle
+from dita.runtime.strategies import StrategyContext, StrategyHandle, StrategyIds
 from dita.runtime.venue_data import VenueDataHandOver
 from dita.runtime.venue_events import VenueEventIntake
 from dita.strategy import Bar, Quote, Strategy
@@ -152,6 +152,7 @@ class TradingRuntime:
         self._venue_data = VenueDataHandOver(
             self.bar_venues, self.quote_venues, defer_venue_data, self._intake, calls, self.stats
         )
+        ids = StrategyIds(kernel)
         self._orders = OrderSubmission(
             kernel,
             self.handles,
@@ -163,9 +164,10 @@ class TradingRuntime:
             self.stats,
             self.intent_listeners,
             self.intent_checks,
+            ids,
         )
         self._orders.record_data_place = bool(record_data_place)
-        self.ctx = StrategyContext(self, self._orders, self._clock)
+        self.ctx = StrategyContext(self, self._orders, self._clock, ids)
         self._doubts = OrdersInDoubt(kernel, self._router, self._venue_data, self._clock, calls, self.stats)
         # Once the runtime is out of every call, it cancels the entries of strategies that left.
         self._lifecycle = Lifecycle(
