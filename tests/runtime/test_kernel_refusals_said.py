@@ -86,7 +86,9 @@ class _Routine(Strategy[Any]):
 
     def _entry(self, intent_id: str, slot_id: int, price: float) -> KernelIntent:
         trade_id = self.ctx.next_trade_id(self)
-        return KernelIntent(intent_id, trade_id, slot_id, "BTCUSDT", "LONG", "ENTER", price, 1.0)
+        return KernelIntent(
+            intent_id, trade_id, slot_id, "BTCUSDT", "LONG", "ENTER", price, 1.0, timestamp=self.ctx.now()
+        )
 
     def on_bar(self, bar: Bar) -> None:
         if not hasattr(self, "bought"):

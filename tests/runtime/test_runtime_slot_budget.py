@@ -101,7 +101,9 @@ def test_an_enter_past_the_budget_never_reaches_the_kernel() -> None:
     # A hand-built ENTER is refused alike, as an outcome.
     slot = kernel.free_slot_id()
     assert slot is not None
-    by_hand = KernelIntent("greedy-hand", "greedy-hand-t", slot, "AAA", "LONG", "ENTER", 100.0, 1.0)
+    by_hand = KernelIntent(
+        "greedy-hand", "greedy-hand-t", slot, "AAA", "LONG", "ENTER", 100.0, 1.0, timestamp=greedy.ctx.now()
+    )
     out = greedy.submit(by_hand)
     assert not out.accepted and out.details["field"] == "max_slots" and out.slot_id == slot
     assert out.trade_id == "greedy-hand-t" and kernel.seq == seq

@@ -63,7 +63,7 @@ def test_an_intent_naming_its_own_source_run_keeps_it() -> None:
     runtime.add_strategy(strategy, source_run="research-42")
     runtime.start()
     intent = KernelIntent(
-        "i0", "s-own", 0, "AAA", "LONG", "ENTER", 100.0, 1.0, metadata={"source_run": "manual"}
+        "i0", "s-own", 0, "AAA", "LONG", "ENTER", 100.0, 1.0, metadata={"source_run": "manual"}, timestamp=0.0
     )
     assert runtime.submit(strategy, intent).accepted
     assert kernel.slot_dict(0)["metadata"]["source_run"] == "manual"

@@ -76,7 +76,15 @@ def test_a_hand_built_intent_on_another_strategys_trade_is_refused_and_changes_n
     slot = runtime.kernel.slot_state(b.slots()[0].slot_id)
     before = runtime.kernel.snapshot()
     intent = KernelIntent(
-        "a-by-hand", slot.trade_id if named else "", slot.slot_id, "AAA", slot.side, action, 100.0, slot.size
+        "a-by-hand",
+        slot.trade_id if named else "",
+        slot.slot_id,
+        "AAA",
+        slot.side,
+        action,
+        100.0,
+        slot.size,
+        timestamp=BAR.ts,
     )
     with pytest.raises(
         ValueError, match=rf"trade_id='{slot.trade_id}' \(slot {slot.slot_id}\) belongs to strategy 'b'"
@@ -155,10 +163,10 @@ def test_an_enter_reusing_a_trade_id_the_strategy_holds_is_refused_naming_it() -
     second slot: the runtime knows a trade by its id, so the fill closing the second never
     reached the strategy and ``busy`` stayed true for good."""
     runtime, a, _ = two_strategies(ShadowVenue())  # type: ignore[arg-type]
-    first = KernelIntent("a-by-hand-1", "mine", 0, "AAA", "LONG", "ENTER", 100.0, 1.0)
+    first = KernelIntent("a-by-hand-1", "mine", 0, "AAA", "LONG", "ENTER", 100.0, 1.0, timestamp=BAR.ts)
     assert a.submit(first).accepted
     before = runtime.kernel.snapshot()
-    again = KernelIntent("a-by-hand-2", "mine", 1, "AAA", "LONG", "ENTER", 100.0, 2.0)
+    again = KernelIntent("a-by-hand-2", "mine", 1, "AAA", "LONG", "ENTER", 100.0, 2.0, timestamp=BAR.ts)
     with pytest.raises(ValueError, match=r"trade_id='mine' is an open trade of strategy 'a'"):
         a.submit(again)
     assert runtime.kernel.snapshot() == before
@@ -167,7 +175,9 @@ def test_an_enter_reusing_a_trade_id_the_strategy_holds_is_refused_naming_it() -
     assert not a.busy("AAA") and a.position("AAA") == 0.0
     assert [f.closed for f in a.seen] == [False, True]
     # Once the trade is closed its id is free again, as the kernel has it.
-    assert a.submit(KernelIntent("a-by-hand-3", "mine", 1, "AAA", "LONG", "ENTER", 100.0, 1.0)).accepted
+    assert a.submit(
+        KernelIntent("a-by-hand-3", "mine", 1, "AAA", "LONG", "ENTER", 100.0, 1.0, timestamp=BAR.ts)
+    ).accepted
     assert a.busy("AAA")
 
 
@@ -185,7 +195,7 @@ def test_an_enter_taking_an_id_of_another_strategys_trades_is_refused(trade_id: 
     was taken: ``a``'s own ``buy`` then raised (the trade was ``b``'s), putting ``a`` in ERROR."""
     runtime, a, b = two_strategies(ShadowVenue())  # type: ignore[arg-type]
     before = runtime.kernel.snapshot()
-    intent = KernelIntent("b-by-hand", trade_id, 0, "AAA", "LONG", "ENTER", 100.0, 1.0)
+    intent = KernelIntent("b-by-hand", trade_id, 0, "AAA", "LONG", "ENTER", 100.0, 1.0, timestamp=BAR.ts)
     with pytest.raises(
         ValueError, match=rf"trade_id='{trade_id}' is of the form the runtime gives strategy 'a'"
     ):
@@ -193,5 +203,9 @@ def test_an_enter_taking_an_id_of_another_strategys_trades_is_refused(trade_id: 
     assert runtime.kernel.snapshot() == before
     assert a.buy("AAA", 1.0, price=100.0).accepted and a.position("AAA") == 1.0
     # Its own form, and a name no strategy has, are still b's to use.
-    assert b.submit(KernelIntent("b-1", "b-t7", 1, "AAA", "LONG", "ENTER", 100.0, 1.0)).accepted
-    assert b.submit(KernelIntent("b-2", "ab-t1", 2, "AAA", "LONG", "ENTER", 100.0, 1.0)).accepted
+    assert b.submit(
+        KernelIntent("b-1", "b-t7", 1, "AAA", "LONG", "ENTER", 100.0, 1.0, timestamp=BAR.ts)
+    ).accepted
+    assert b.submit(
+        KernelIntent("b-2", "ab-t1", 2, "AAA", "LONG", "ENTER", 100.0, 1.0, timestamp=BAR.ts)
+    ).accepted

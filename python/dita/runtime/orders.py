@@ -162,6 +162,7 @@ class OrderSubmission:
         self._refuse_another_strategys_trade(handle, intent)
         self._refuse_a_held_trade_id(handle, intent)
         self._refuse_a_helpers_intent_id(handle, intent)
+        self._refuse_a_time_past_the_data(intent)
 
         def what() -> str:
             return f"its {intent.action.name} {intent.intent_id!r}"
@@ -247,6 +248,17 @@ class OrderSubmission:
                 f"intent_id={intent.intent_id!r} is an id the runtime has yet to give a helper's "
                 f"intent ({form}), which the kernel would then refuse as its duplicate: strategy "
                 f"{handle.name!r} may not take it; give the intent an id of another form"
+            )
+
+    def _refuse_a_time_past_the_data(self, intent: KernelIntent) -> None:
+        """Raises ValueError naming ``timestamp`` when, on the data clock, ``intent`` is dated
+        after the data's time: KernelIntent's default is the machine's clock, and a replay's
+        intents and fills dated so would differ on every run and follow the exits that close them."""
+        clock = self._clock
+        if not clock.wall and intent.timestamp_s > clock.data_time:
+            raise ValueError(
+                f"timestamp={intent.timestamp_s!r} is later than the data's time ({clock.data_time!r}): "
+                "on the data clock an intent is dated by the data; build it with timestamp=self.ctx.now()"
             )
 
     def _refuse_on_closed_kernel(self, what: Callable[[], str]) -> None:
