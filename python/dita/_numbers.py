@@ -115,6 +115,15 @@ def is_finite(value: float) -> bool:
         return False
 
 
+# The last time the kernel takes (9999-12-31 23:59:59 UTC, the last second a datetime holds), in
+# seconds since the epoch, and why it refuses a later one, in the kernel's words (error.rs).
+LAST_DATETIME_SECOND = 253_402_300_799.0
+PAST_LAST_DATETIME = (
+    "must be seconds since the epoch, at most 253402300799 (9999-12-31 23:59:59 UTC, the last "
+    "second a datetime holds): this reads as milliseconds"
+)
+
+
 def is_count(value: object) -> TypeGuard[int]:
     """An int >= 0, numpy's included, but not a bool (a flag where a count belongs is a mistake)."""
     return isinstance(value, numbers.Integral) and not is_flag(value) and int(value) >= 0

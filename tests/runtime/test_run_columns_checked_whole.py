@@ -64,6 +64,7 @@ SPOILED = [
     ("bars", "ts", math.nan),
     ("bars", "ts", math.inf),
     ("bars", "ts", 150.0),  # before the row ahead of it
+    ("bars", "ts", 1.7e12),  # milliseconds: past the kernel's last time
     ("bars", "asset", ""),
     ("bars", "asset", " "),
     ("quotes", None, None),
@@ -72,6 +73,7 @@ SPOILED = [
     ("quotes", "bid_size", -1.0),
     ("quotes", "ask_size", math.inf),
     ("quotes", "ts", 61.5),
+    ("quotes", "ts", 1.7e12),
 ]
 
 

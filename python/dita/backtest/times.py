@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dita._numbers import LAST_DATETIME_SECOND
 from dita.backtest.data_error import DataError
 from dita.backtest.data_file import as_written, first_null, one_of_agreeing_columns
 
@@ -35,9 +36,10 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-# Times a report can print: 1900-01-01 up to the end of 9999 (datetime's last year).
+# Times a report can print: 1900-01-01 up to the end of 9999 (datetime's last year, the
+# kernel's last time).
 EARLIEST_TIME = -2_208_988_800.0
-LATEST_TIME = 253_402_300_799.0
+LATEST_TIME = LAST_DATETIME_SECOND
 
 
 def _time_problem(value: float) -> str | None:

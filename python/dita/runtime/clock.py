@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dita._numbers import is_finite, is_real
+from dita._numbers import LAST_DATETIME_SECOND, PAST_LAST_DATETIME, is_finite, is_real
 from dita._text import shortened
 from dita.strategy import Bar, Quote
 
@@ -47,6 +47,9 @@ class MarketClock:
                 f"resume_at ts={shortened(repr(ts))} must be a finite time at or after the runtime's "
                 f"({self.data_time!r})"
             )
+        if ts > LAST_DATETIME_SECOND:
+            # The time every intent is dated by: the kernel would refuse each.
+            raise ValueError(f"resume_at ts={ts!r} {PAST_LAST_DATETIME}")
         if isinstance(rows_at_ts, bool) or not isinstance(rows_at_ts, int) or rows_at_ts < 0:
             raise ValueError(
                 f"resume_at rows_at_ts={shortened(repr(rows_at_ts))} must be a count (an int >= 0)"

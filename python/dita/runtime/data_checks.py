@@ -9,7 +9,7 @@ import sys
 from collections.abc import Container, Sequence
 from typing import Any
 
-from dita._numbers import is_finite, is_real
+from dita._numbers import LAST_DATETIME_SECOND, PAST_LAST_DATETIME, is_finite, is_real
 from dita._text import shortened
 from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
 from dita.strategy import Bar, Quote
@@ -100,6 +100,9 @@ def _time_or_price_problem(
             return f"{where}: {name} {value!r} is not a number"
     if not (is_finite(item.ts) and item.ts >= 0):
         return f"{where}: ts must be a finite time >= 0"
+    if item.ts > LAST_DATETIME_SECOND:
+        # Every intent the strategies decide on it, dated by it, the kernel would refuse.
+        return f"{where}: ts {item.ts!r} {PAST_LAST_DATETIME}"
     if item.ts < now:
         return f"{where}: ts is earlier than the last data point's ({now!r}); data must be in time order"
     for name in prices:
@@ -145,11 +148,11 @@ def rows_passing_checks(kind: str, ts: Any, asset: Any, columns: Sequence[Any], 
         # As the rows' chained comparisons: a NaN fails each.
         if kind == "bars":
             open_, high, low, close, volume = (c[part] for c in columns)
-            ok = (t < np.inf) & (KERNEL_MIN_PRICE <= low) & (low <= open_) & (open_ <= high)
+            ok = (t <= LAST_DATETIME_SECOND) & (KERNEL_MIN_PRICE <= low) & (low <= open_) & (open_ <= high)
             ok &= (high <= KERNEL_MAX) & (low <= close) & (close <= high) & (0 <= volume) & (volume < np.inf)
         else:
             bid, ask, bid_size, ask_size = (c[part] for c in columns)
-            ok = (t < np.inf) & (KERNEL_MIN_PRICE <= bid) & (bid <= ask) & (ask <= KERNEL_MAX)
+            ok = (t <= LAST_DATETIME_SECOND) & (KERNEL_MIN_PRICE <= bid) & (bid <= ask) & (ask <= KERNEL_MAX)
             ok &= (0 <= bid_size) & (bid_size < np.inf) & (0 <= ask_size) & (ask_size < np.inf)
         if not ok.all():
             return lo + int(np.argmin(ok))

@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from itertools import chain, islice, repeat
 from typing import TYPE_CHECKING, Any
 
-from dita._numbers import is_finite
+from dita._numbers import LAST_DATETIME_SECOND, is_finite
 from dita._reading import read_failed, read_items
 from dita._signals import held
 from dita._signals import installed as signals_installed
@@ -142,7 +142,7 @@ class FeedLoop:
         # are looked at too: all floats at once, anything else number by number.
         try:
             valid = (
-                now <= ts < _INF
+                now <= ts <= LAST_DATETIME_SECOND
                 and KERNEL_MIN_PRICE <= low <= open_ <= high <= KERNEL_MAX
                 and low <= close <= high
                 and 0 <= volume < _INF
@@ -194,7 +194,7 @@ class FeedLoop:
         asset, ts, bid, ask, bid_size, ask_size = quote
         try:
             valid = (
-                now <= ts < _INF
+                now <= ts <= LAST_DATETIME_SECOND
                 and KERNEL_MIN_PRICE <= bid <= ask <= KERNEL_MAX
                 and 0 <= bid_size < _INF
                 and 0 <= ask_size < _INF
