@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from dita import ExecutionKernel
 from dita.backtest.data import MarketData, load_market_data
@@ -293,7 +293,7 @@ def test_the_report_of_a_quote_replay_counts_quotes(tmp_path: Path) -> None:
 
 class _StopParams(BaseModel):
     size: float = 1.0
-    stop_pct: float = math.inf  # "no stop": pydantic takes inf unless the model refuses it
+    stop_pct: float = Field(default=math.inf, allow_inf_nan=True)  # "no stop", which the field allows
 
 
 class _Idle(Strategy[_StopParams]):

@@ -71,6 +71,7 @@ FLAG = "Input should be a number, not true or false"
         ({"pdc": {"sl": "nan"}}, ("pdc", "sl"), NAN),
         ({"td": {"stop_loss": math.nan}}, ("td", "stop_loss"), NAN),  # told once, at its path
         ({"td": {"levels": [0.5, True]}}, ("td", "levels"), FLAG),
+        ({"td": {"levels": [0.5, "1e400"]}}, ("td", "levels"), "Input should be a number, not infinity"),
         ({"legs": [{}, {"stop_los": 1}]}, ("legs", 1, "stop_los"), "unknown name; RiskDC takes stop_loss"),
         ({"by_asset": {"BTC": {"stop_loss": False}}}, ("by_asset", "BTC", "stop_loss"), FLAG),
     ],
@@ -88,14 +89,14 @@ def test_good_inputs_inside_a_dataclass_or_typeddict_parameter_are_taken() -> No
     p = validate_params(
         Params,
         {
-            "td": {"stop_loss": 0.02, "levels": [0.5, math.inf]},
+            "td": {"stop_loss": 0.02, "levels": [0.5, 1.5]},
             "dc": {"stop_loss": 0.03},
             "pdc": {"sl": 0.04},
             "tags_td": {"level": 2, "desk": "a"},  # one asking for extras gets them
             "tags_dc": {"desk": "b"},
         },
     )
-    assert p.td == {"stop_loss": 0.02, "levels": [0.5, math.inf]}  # type: ignore[attr-defined]
+    assert p.td == {"stop_loss": 0.02, "levels": [0.5, 1.5]}  # type: ignore[attr-defined]
     assert (p.dc.stop_loss, p.pdc.stop_loss) == (0.03, 0.04)  # type: ignore[attr-defined]
     assert p.tags_td == {"level": 2, "desk": "a"} and p.tags_dc.desk == "b"  # type: ignore[attr-defined]
 

@@ -71,6 +71,11 @@ UNKNOWN = "unknown name; Risk takes stop_loss, max_bars"
         ({"hedge": {"stop_loss": "nan"}}, ("hedge", "stop_loss"), "Input should be a number, not NaN"),
         ({"risk": Risk(stop_loss=math.nan)}, ("risk", "stop_loss"), "Input should be a number, not NaN"),
         ({"tags": {"level": math.nan}}, ("tags", "level"), "Input should be a number, not NaN"),
+        (
+            {"legs": [{"stop_loss": -math.inf}]},
+            ("legs", 0, "stop_loss"),
+            "Input should be a number, not -infinity",
+        ),
     ],
 )
 def test_a_misread_input_inside_a_model_parameter_is_refused_naming_its_path(
@@ -87,14 +92,14 @@ def test_good_inputs_inside_a_model_parameter_are_taken() -> None:
         Params,
         {
             "risk": {"stop_loss": 0.02, "max_bars": 5},
-            "legs": [{"stop_loss": math.inf}],
+            "legs": [{"stop_loss": 0.05}],
             "by_asset": {"BTC": Risk(max_bars=3)},
             "hedge": None,
             "tags": {"level": 2, "desk": "a"},  # a model asking for extras gets them
         },
     )
     assert p.risk == Risk(stop_loss=0.02, max_bars=5)  # type: ignore[attr-defined]
-    assert p.legs == [Risk(stop_loss=math.inf)] and p.by_asset["BTC"].max_bars == 3  # type: ignore[attr-defined]
+    assert p.legs == [Risk(stop_loss=0.05)] and p.by_asset["BTC"].max_bars == 3  # type: ignore[attr-defined]
     assert p.tags.model_extra == {"desk": "a"}  # type: ignore[attr-defined]
 
 

@@ -54,7 +54,7 @@ class Strategy(Generic[P]):
         if isinstance(params, BaseModel):
             if not isinstance(params, self.Params):
                 raise TypeError(f"params must be {self.Params.__name__}, got {type(params).__name__}")
-            # What an instance shows is checked (NaN); a flag it read as a number cannot be seen.
+            # What an instance shows is checked (NaN, infinity); a flag it read as a number cannot be seen.
             self.params: P = check_params_instance(params)
         elif params is None or isinstance(params, Mapping):
             self.params = validate_params(self.Params, params or {})  # type: ignore[assignment]

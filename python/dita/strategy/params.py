@@ -1,6 +1,6 @@
 """A strategy's parameters: a pydantic model (``NoParams`` for none), read by
 ``validate_params``, which refuses what the model would drop or misread (an unknown name, a
-field given two values under two names, a flag given for a number, NaN)."""
+field given two values under two names, a flag given for a number, NaN or infinity)."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def _misread(
     model: type[BaseModel], validated: object, values: Mapping[str, Any], loc: tuple[Any, ...]
 ) -> list[Any]:
     """An error for each input of ``values`` that ``validated`` (``model`` made of them) holds
-    as pydantic misread it: a flag read as a number, NaN, a field given other values under
+    as pydantic misread it: a flag read as a number, NaN or infinity, a field given other values under
     its other names; and for each such input inside a model-typed input, at any depth, and
     each unknown name there. ``validated`` may be what ``model`` stands for (``_model_of``)."""
     errors: list[Any] = []
@@ -148,7 +148,7 @@ def _misread_field(
     model: type[BaseModel], name: str, value: object, given: object, at: tuple[Any, ...]
 ) -> list[Any]:
     """The errors of field ``name`` of ``model``, read as ``value`` from the input ``given``
-    found at ``at``: a flag read as a number, NaN, and those inside (``_misread_inside``)."""
+    found at ``at``: a flag read as a number, NaN or infinity, and those inside (``_misread_inside``)."""
     errors: list[Any] = []
     declared = model.model_fields[name].annotation
     config = model.model_config
@@ -161,11 +161,13 @@ def _misread_field(
     # after the model's own validators: one may take a bool.
     if "number_type" not in told_inside and _read_as_a_number(value, given, declared, config):
         errors.append(_error("number_type", "Input should be a number, not true or false", at, given))
-    # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
-    # strategy given `--param entry_z=nan` would run and never trade. Infinity stays a value
-    # (a bound never reached); a model or field that allows NaN itself gets it.
-    if "finite_number" not in told_inside and _holds_nan(value) and not _allows_nan(model, name):
-        errors.append(_error("finite_number", "Input should be a number, not NaN", at, given))
+    # NaN and infinity pass pydantic's default (allow_inf_nan): NaN compares false with
+    # everything, and a threshold of infinity is never crossed (a typo, `1e400`, reads as one),
+    # so a strategy given `--param entry_z=nan` would run and never trade. A model or field
+    # that allows them itself gets them.
+    found = _non_finite_held(value)
+    if "finite_number" not in told_inside and found is not None and not _allows_non_finite(model, name):
+        errors.append(_not_finite(found, at, given))
     return errors + inside
 
 
@@ -174,7 +176,7 @@ def _misread_inside(
 ) -> list[Any]:
     """The errors of each model, dataclass or TypedDict in ``value`` (one, or a list, tuple or
     dict holding one) read from its input in ``given``: a mapping is checked as parameters are,
-    an instance of the model for NaN (``nans_in``), anything else pydantic read by its own
+    an instance of the model for NaN and infinity (``non_finite_in``), anything else pydantic read by its own
     rules. A ``RootModel`` is read from its input whole, as its one field ``root``.
     ``declared``: the type ``value`` was read as, under the model's ``config``."""
     if isinstance(value, RootModel) and not isinstance(given, BaseModel):
@@ -182,13 +184,13 @@ def _misread_inside(
     if isinstance(given, Mapping) and (stand_in := _model_of(value, declared, config)) is not None:
         return _unknown_names(stand_in, given, loc) + _misread(stand_in, value, given, loc)
     if dataclasses.is_dataclass(given) and not isinstance(given, type):
-        return _nans_in_models(value, loc, config)  # an instance: what can be seen on it
+        return _non_finite_in_models(value, loc, config)  # an instance: what can be seen on it
     if isinstance(value, BaseModel):
         if isinstance(given, Mapping):
             model = type(value)
             return _unknown_names(model, given, loc) + _misread(model, value, given, loc)
         if isinstance(given, BaseModel):
-            return nans_in(given, loc)
+            return non_finite_in(given, loc)
         return []
     errors: list[Any] = []
     if (
@@ -398,47 +400,50 @@ def _set_items_as_read(given: object, declared: Any, config: ConfigDict) -> list
     return items
 
 
-def nans_in(instance: BaseModel, loc: tuple[Any, ...] = ()) -> list[Any]:
-    """An error for each field of ``instance`` holding NaN (alone, in a list, tuple, set or dict,
-    or in a model- or dataclass-typed field at any depth), unless the field or its model allows
-    NaN: what can be checked on an instance of a model, whose flags are already read as numbers."""
-    return _nans_in(type(instance), instance, loc)
+def non_finite_in(instance: BaseModel, loc: tuple[Any, ...] = ()) -> list[Any]:
+    """An error for each field of ``instance`` holding NaN or infinity (alone, in a list, tuple,
+    set or dict, or in a model- or dataclass-typed field at any depth), unless the field or its
+    model allows them: what can be checked on an instance of a model, whose flags are already
+    read as numbers."""
+    return _non_finite_in(type(instance), instance, loc)
 
 
-def _nans_in(model: type[BaseModel], instance: object, loc: tuple[Any, ...]) -> list[Any]:
-    """``nans_in`` of ``instance``, read by the fields of ``model`` (its own, or its stand-in's:
-    ``_model_of``)."""
+def _non_finite_in(model: type[BaseModel], instance: object, loc: tuple[Any, ...]) -> list[Any]:
+    """``non_finite_in`` of ``instance``, read by the fields of ``model`` (its own, or its
+    stand-in's: ``_model_of``)."""
     errors: list[Any] = []
     for name in model.model_fields:
         value = getattr(instance, name, None)
         at = loc if isinstance(instance, RootModel) else (*loc, name)  # its input is its root
-        if _holds_nan(value) and not _allows_nan(model, name):
-            errors.append(_error("finite_number", "Input should be a number, not NaN", at, value))
-        errors.extend(_nans_in_models(value, at, model.model_config))
+        found = _non_finite_held(value)
+        if found is not None and not _allows_non_finite(model, name):
+            errors.append(_not_finite(found, at, value))
+        errors.extend(_non_finite_in_models(value, at, model.model_config))
     return errors
 
 
-def _nans_in_models(value: object, loc: tuple[Any, ...], config: ConfigDict) -> list[Any]:
-    """``nans_in`` of each model or dataclass in ``value`` (one, or a list, tuple or dict holding
-    one); ``config``: the one a stdlib dataclass without its own is read under."""
+def _non_finite_in_models(value: object, loc: tuple[Any, ...], config: ConfigDict) -> list[Any]:
+    """``non_finite_in`` of each model or dataclass in ``value`` (one, or a list, tuple or dict
+    holding one); ``config``: the one a stdlib dataclass without its own is read under."""
     if isinstance(value, BaseModel):
-        return nans_in(value, loc)
+        return non_finite_in(value, loc)
     if (stand_in := _model_of(value, None, config)) is not None:
-        return _nans_in(stand_in, value, loc)
+        return _non_finite_in(stand_in, value, loc)
     errors: list[Any] = []
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            errors.extend(_nans_in_models(item, (*loc, i), config))
+            errors.extend(_non_finite_in_models(item, (*loc, i), config))
     elif isinstance(value, Mapping):
         for k, item in value.items():
-            errors.extend(_nans_in_models(item, (*loc, k), config))
+            errors.extend(_non_finite_in_models(item, (*loc, k), config))
     return errors
 
 
 def check_params_instance(instance: M) -> M:
-    """``instance`` (of a strategy's ``Params``) when it holds no NaN where its model does not
-    allow NaN (``nans_in``); else pydantic's ValidationError naming each such field's path."""
-    errors = nans_in(instance)
+    """``instance`` (of a strategy's ``Params``) when it holds no NaN or infinity where its model
+    does not allow them (``non_finite_in``); else pydantic's ValidationError naming each such
+    field's path."""
+    errors = non_finite_in(instance)
     if errors:
         raise ValidationError.from_exception_data(type(instance).__name__, errors)
     return instance
@@ -451,20 +456,30 @@ def _error(
     return {"type": PydanticCustomError(kind, said, context), "loc": loc, "input": given}
 
 
-def _holds_nan(value: object) -> bool:
-    """Whether ``value`` is NaN, or a list, tuple, set or dict (its values) holding one."""
+def _non_finite_held(value: object) -> float | None:
+    """The first NaN or infinity ``value`` is, or holds in a list, tuple, set or dict (its
+    values); None when it holds none."""
     if isinstance(value, float):
-        return math.isnan(value)
+        return None if math.isfinite(value) else value
     if isinstance(value, Mapping):
         value = list(value.values())
     if isinstance(value, list | tuple | set | frozenset):
-        return any(_holds_nan(item) for item in value)
-    return False
+        for item in value:
+            found = _non_finite_held(item)
+            if found is not None:
+                return found
+    return None
 
 
-def _allows_nan(model: type[BaseModel], name: str) -> bool:
-    """Whether field ``name`` of ``model`` asks for NaN itself (``allow_inf_nan=True`` on the
-    field or the model, not pydantic's default)."""
+def _not_finite(found: float, loc: tuple[Any, ...], given: object) -> Any:
+    """The error of the input ``given`` at ``loc``, read as (or holding) ``found``, NaN or an infinity."""
+    said = "NaN" if math.isnan(found) else "infinity" if found > 0 else "-infinity"
+    return _error("finite_number", f"Input should be a number, not {said}", loc, given)
+
+
+def _allows_non_finite(model: type[BaseModel], name: str) -> bool:
+    """Whether field ``name`` of ``model`` asks for NaN and infinity itself (``allow_inf_nan=True``
+    on the field or the model, not pydantic's default)."""
     for meta in model.model_fields[name].metadata:
         allowed = getattr(meta, "allow_inf_nan", None)
         if allowed is not None:
