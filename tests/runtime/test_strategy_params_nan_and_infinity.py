@@ -88,3 +88,24 @@ def test_a_model_or_field_that_allows_nan_and_infinity_itself_gets_them() -> Non
     for model in (Lenient, Tagged):
         assert math.isnan(validate_params(model, {"level": float("nan")}).level)  # type: ignore[attr-defined]
         assert validate_params(model, {"level": "inf"}).level == math.inf  # type: ignore[attr-defined]
+
+
+class _NoStop(BaseModel):
+    size: float = 1.0
+    stop_pct: float = math.inf  # "no stop": the author's default, pydantic's allow_inf_nan left as is
+
+
+class _Sized(Strategy[_NoStop]):
+    Params = _NoStop
+
+
+@pytest.mark.parametrize("params", [{}, {"size": 2.0}, _NoStop(), _NoStop(size=2.0)])
+def test_a_default_of_infinity_the_author_chose_is_taken_when_not_given(params: object) -> None:
+    assert _Sized(params).params.stop_pct == math.inf  # type: ignore[arg-type]
+
+
+def test_infinity_given_to_a_field_whose_default_is_infinity_is_still_refused() -> None:
+    with pytest.raises(ValidationError, match="stop_pct"):
+        _Sized(_NoStop(stop_pct=math.inf))
+    with pytest.raises(ValidationError, match="stop_pct"):
+        _Sized({"stop_pct": "inf"})

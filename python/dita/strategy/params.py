@@ -401,9 +401,9 @@ def _set_items_as_read(given: object, declared: Any, config: ConfigDict) -> list
 
 
 def non_finite_in(instance: BaseModel, loc: tuple[Any, ...] = ()) -> list[Any]:
-    """An error for each field of ``instance`` holding NaN or infinity (alone, in a list, tuple,
-    set or dict, or in a model- or dataclass-typed field at any depth), unless the field or its
-    model allows them: what can be checked on an instance of a model, whose flags are already
+    """An error for each field given to ``instance`` holding NaN or infinity (alone, in a list,
+    tuple, set or dict, or in a model- or dataclass-typed field at any depth), unless the field or
+    its model allows them: what can be checked on an instance of a model, whose flags are already
     read as numbers."""
     return _non_finite_in(type(instance), instance, loc)
 
@@ -412,7 +412,11 @@ def _non_finite_in(model: type[BaseModel], instance: object, loc: tuple[Any, ...
     """``non_finite_in`` of ``instance``, read by the fields of ``model`` (its own, or its
     stand-in's: ``_model_of``)."""
     errors: list[Any] = []
+    # A field left at its default holds what the strategy's author chose, as in a dict left without it.
+    given = instance.model_fields_set if isinstance(instance, BaseModel) else model.model_fields
     for name in model.model_fields:
+        if name not in given:
+            continue
         value = getattr(instance, name, None)
         at = loc if isinstance(instance, RootModel) else (*loc, name)  # its input is its root
         found = _non_finite_held(value)
