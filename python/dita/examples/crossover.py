@@ -63,7 +63,7 @@ class SmaCrossover(Strategy[CrossoverParams]):
         above = fast_sum / fast_n > slow_sum / slow_n
         was = st.above
         if above is was:
-            if st.pending:  # the last cross's exit was refused: tried again
+            if st.pending:  # the last cross's old side is not gone yet: closed again
                 self._on_cross(st, bar.asset, close, bullish=above)
             return
         st.above = above
@@ -72,14 +72,14 @@ class SmaCrossover(Strategy[CrossoverParams]):
 
     def _on_cross(self, st: _Averages, asset: str, price: float, *, bullish: bool) -> None:
         p = self.params
-        st.pending = False  # an old side gone another way (a stop, an operator) leaves none
         if self.busy(asset):
             self.close(asset, price=price, reason="cross")
-            # An exit the kernel refused or the venue rejected (a rate limit, say) leaves the old
-            # side open: entering the new one then held a long and a short at once.
-            st.pending = any(s.fsm_state.name == "POSITION_OPEN" for s in self.slots() if s.asset == asset)
-            if st.pending:
-                return
+        # The new side waits until every slot of the old one is free, or a long and a short are
+        # held at once: an exit still filling or refused, an entry whose cancel is in flight
+        # (with latency) and whose filled part needs an exit once the venue acknowledges it.
+        st.pending = self.busy(asset)
+        if st.pending:
+            return
         if bullish:
             self.buy(asset, p.trade_size, price=price, reason="bullish cross")
         elif p.allow_short:
@@ -96,4 +96,4 @@ class _Averages:
         self.fast_sum = 0.0
         self.slow_sum = 0.0
         self.above: bool | None = None
-        self.pending = False  # the last cross's exit was refused: its entry waits for it
+        self.pending = False  # the last cross's old side is not gone yet: its entry waits
