@@ -8,6 +8,7 @@ slots. The two must agree, which the tests check.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -46,6 +47,8 @@ from dita.venues._settings import FEE_RATE_BOUND, check_rebate
 from dita.venues.paper import MAX_LATENCY_MS, MAX_LEVERAGE, PaperVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
+
+log = logging.getLogger(__name__)
 
 
 class BacktestConfig(BaseModel):
@@ -360,8 +363,42 @@ def run_backtest(
     kernel = ExecutionKernel(
         max_slots=cfg.max_slots, venue=venue, kernel_id="backtest", **(kernel_options or {})
     )
-    cfg.set_up(kernel, source="backtest")
-    runtime = TradingRuntime(kernel, [venue], defer_venue_data=defer_venue_data)
+    runtime: TradingRuntime | None = None
+    try:
+        cfg.set_up(kernel, source="backtest")
+        runtime = TradingRuntime(kernel, [venue], defer_venue_data=defer_venue_data)
+        return _replay(runtime, kernel, strategy, data, cfg, progress)
+    except BaseException:
+        # A run cut short (a Ctrl-C, a progress callback that raises) releases its write-ahead
+        # log: left open, the next run on that wal_dir in this process finds it locked.
+        _release(runtime, kernel)
+        raise
+
+
+def _release(runtime: TradingRuntime | None, kernel: ExecutionKernel) -> None:
+    """Stop ``runtime`` and close ``kernel`` after a run that raised. What they raise is logged,
+    not raised: the run's own exception is the one its caller hears."""
+    try:
+        if runtime is not None:
+            runtime.stop()
+    except BaseException:
+        log.exception("a backtest cut short: stopping its runtime raised")
+    try:
+        kernel.close()
+    except BaseException:
+        log.exception("a backtest cut short: closing its kernel raised")
+
+
+def _replay(
+    runtime: TradingRuntime,
+    kernel: ExecutionKernel,
+    strategy: Strategy[Any],
+    data: MarketData,
+    cfg: BacktestConfig,
+    progress: Callable[[int], None] | None,
+) -> BacktestResult:
+    """Replay ``data`` through ``runtime`` (on ``kernel``, wired to the paper venue) with
+    ``strategy``, and compute the run's metrics."""
     recorder = _Recorder(kernel)
     recorder.fallback_fee_rate = cfg.fee_rate
     runtime.fill_listeners.append(recorder.on_fill)
