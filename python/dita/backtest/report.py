@@ -61,16 +61,20 @@ def _run_value(key: str, value: Any) -> str:
 
 
 def _decimate(x: FloatArray, *ys: FloatArray) -> tuple[FloatArray, ...]:
-    """At most ~MAX_PLOT_POINTS points, keeping each bucket's extremes so drawdowns stay visible."""
+    """At most MAX_PLOT_POINTS points: each bucket of consecutive points keeps, for every series
+    in ``ys``, its lowest and highest point, so no series drawn loses an extreme (the equity's
+    peaks and troughs, the drawdown's deepest point)."""
     n = len(x)
-    if n <= MAX_PLOT_POINTS:
+    if n <= MAX_PLOT_POINTS or not ys:
         return (x, *ys)
-    step = int(np.ceil(n / (MAX_PLOT_POINTS / 2)))
+    step = int(np.ceil(n / (MAX_PLOT_POINTS / (2 * len(ys)))))
     idx_parts = []
     for start in range(0, n, step):
-        seg = ys[0][start : start + step]
-        a, b = int(np.argmin(seg)), int(np.argmax(seg))
-        idx_parts.extend(sorted({start + a, start + b}))
+        kept = set()
+        for y in ys:
+            seg = y[start : start + step]
+            kept.update((start + int(np.argmin(seg)), start + int(np.argmax(seg))))
+        idx_parts.extend(sorted(kept))
     idx = np.asarray(idx_parts, dtype=np.int64)
     return (x[idx], *(y[idx] for y in ys))
 
