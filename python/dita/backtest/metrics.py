@@ -9,7 +9,9 @@ its new price and the others at their old); "bar" below is such a point.
   equity; ``max_drawdown`` is its largest value and ``max_drawdown_pct`` the largest
   drawdown / peak * 100. ``max_drawdown_days`` is the longest time under water, in days: from
   the last bar at the peak before equity fell below it (the first bar, when that one is already
-  below the balance) to the first bar back at or above it, or to the last bar when none is.
+  below the balance) to the first bar back at or above it, or to the last bar when none is. A
+  drawdown of at most 1e-12 of its peak (``ROUNDING``, float rounding's: a position bought and
+  sold at one price with no fee leaves equity 1.8e-12 under 10,000) counts as none.
 - Period returns: equity at the last bar of each period (UTC days by default; each bar
   its own period, one a time, when ``period_s`` is above a day) over the previous period's
   (the balance for the first), up to the first period ending at or below
@@ -69,6 +71,7 @@ DAY = 86_400.0
 YEAR_DAYS = 365.0
 # A deviation of returns at most this is float rounding's, not the equity's: equity growing by
 # one factor a day has returns differing in their 17th digit, and their Sharpe would be 2e15.
+# So is a drawdown of at most this share of its peak.
 ROUNDING = 1e-12
 FloatArray = npt.NDArray[np.float64]
 
@@ -140,7 +143,8 @@ def _clean(v: float | int | None) -> float | int | None:
 
 
 def drawdown_series(equity: FloatArray, balance: float) -> tuple[FloatArray, FloatArray]:
-    """Absolute and fractional drawdown at each bar; the balance is the first peak."""
+    """Absolute and fractional drawdown at each bar; the balance is the first peak. A drawdown
+    of at most ``ROUNDING`` of its peak is float rounding's, and counts as none."""
     # In place (the running peak becomes the fraction): a float a row for each result.
     equity = np.asarray(equity, dtype=np.float64)
     frac = np.maximum.accumulate(equity)
@@ -149,6 +153,12 @@ def drawdown_series(equity: FloatArray, balance: float) -> tuple[FloatArray, Flo
     above = frac > 0
     np.divide(dd, frac, out=frac, where=above)
     frac[~above] = 0.0
+    # Cash and size x price summed leave equity a few ulps off the peak (1.8e-12 under 10,000
+    # with a position bought and sold at one price): a drawdown and time under water of nothing.
+    dust = frac <= ROUNDING
+    dust &= above
+    np.copyto(dd, 0.0, where=dust)
+    np.copyto(frac, 0.0, where=dust)
     return dd, frac
 
 
