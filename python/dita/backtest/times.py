@@ -4,9 +4,10 @@ time (``time_column_name``).
 
 A time read wrong gives a backtest that looks fine on the wrong dates, so each of these is
 refused with a ``DataError`` (a ``ValueError`` for ``parse_time``) saying what it reads as:
-digits that are a date as well as epoch seconds (20240105), epoch numbers in more than one unit,
-times giving their zone beside times giving none, a time of day with no date, and a time outside
-the years a report prints (``EARLIEST_TIME``, ``LATEST_TIME``) or a venue takes.
+digits that are a date as well as epoch seconds (20240105), a spreadsheet's serial days (45292),
+epoch numbers in more than one unit, times giving their zone beside times giving none, a time of
+day with no date, and a time outside the years a report prints (``EARLIEST_TIME``,
+``LATEST_TIME``) or a venue takes.
 """
 
 from __future__ import annotations
@@ -170,6 +171,18 @@ def time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> FloatA
                 path=path,
                 row=1,
             )
+        if _spreadsheet_days(arr):
+            # Read as seconds, daily bars of 2024 would be one-second bars of 1970.
+            first = int(arr[0])
+            day = iso(_SPREADSHEET_DAY_ZERO + first * 86_400.0)[:10]
+            raise DataError(
+                f"{name} {first} looks like spreadsheet serial days ({day} as a spreadsheet counts "
+                f"days from 1899-12-30), not epoch seconds ({iso(arr[0])}): all {arr.size:,} of its "
+                f"values are whole numbers from {_SPREADSHEET_DAYS[0]:,} to {_SPREADSHEET_DAYS[1]:,}: "
+                f"save the dates as ISO dates ({day}) or epoch seconds",
+                path=path,
+                row=1,
+            )
         unit = np.searchsorted(_EPOCH_UNIT_ABOVE, np.abs(arr), side="left")
         mixed = np.flatnonzero(unit != unit[0])
         if mixed.size:
@@ -219,6 +232,19 @@ def _digit_dates(arr: FloatArray) -> tuple[str, str, str] | None:
         meant = _date_or_seconds(str(digits[0]))
         return None if meant is None else (*meant, form)
     return None
+
+
+# A spreadsheet's dates saved as numbers: days since 1899-12-30, 45292 being 2024-01-01. The
+# years 1954-2119 in those days are seconds of one day of 1970 as epoch seconds.
+_SPREADSHEET_DAY_ZERO = -2_209_161_600.0  # 1899-12-30T00:00:00Z
+_SPREADSHEET_DAYS = (20_000, 80_000)
+
+
+def _spreadsheet_days(arr: FloatArray) -> bool:
+    """Whether every epoch number is a whole number of days a spreadsheet gives dates of recent
+    decades as (20,000 to 80,000), as epoch seconds of a file's rows are not."""
+    low, high = _SPREADSHEET_DAYS
+    return bool(np.all((arr >= low) & (arr <= high) & (arr == np.floor(arr))))
 
 
 def _show_number(x: float) -> str:
