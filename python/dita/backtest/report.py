@@ -70,7 +70,7 @@ def _decimate(x: FloatArray, *ys: FloatArray) -> tuple[FloatArray, ...]:
     step = int(np.ceil(n / (MAX_PLOT_POINTS / (2 * len(ys)))))
     idx_parts = []
     for start in range(0, n, step):
-        kept = set()
+        kept: set[int] = set()
         for y in ys:
             seg = y[start : start + step]
             kept.update((start + int(np.argmin(seg)), start + int(np.argmax(seg))))
