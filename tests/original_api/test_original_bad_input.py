@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 from original_style import at, original_intent
 
@@ -40,6 +41,22 @@ def test_a_naive_datetime_is_refused_naming_the_field_and_value(make: object) ->
     with pytest.raises(
         ValueError, match=r"invalid timestamp: naive datetime datetime\.datetime\(2025, 3, 1, 9, 30\)"
     ):
+        make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: original_intent("ENTER", 0, pd.NaT),
+        lambda: VenueEvent(event_id="e", trade_id="t", slot_id=0, kind="FILL", timestamp=pd.NaT),
+        lambda: AccountEvent("a", "FUNDING_FEE", amount=1.0, timestamp=pd.NaT),
+        lambda: VenueOrder("c", 0, "t", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0, timestamp=pd.NaT),
+    ],
+    ids=["intent", "venue_event", "account_event", "venue_order"],
+)
+def test_a_missing_pandas_time_is_refused_naming_the_field_and_value(make: object) -> None:
+    """pandas' missing time (NaT) is a datetime whose own utcoffset() raises."""
+    with pytest.raises(ValueError, match=r"invalid timestamp: NaT \(ValueError: NaTType does not support"):
         make()  # type: ignore[operator]
 
 

@@ -35,16 +35,32 @@ pub fn seconds_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
     float_arg(obj, field)
 }
 
-/// A datetime's seconds since the Unix epoch; a naive one (no zone) is refused, naming `field`.
+/// A datetime's seconds since the Unix epoch; a naive one (no zone) is refused, naming `field`,
+/// as is one whose own `utcoffset()` or `timestamp()` raises (pandas' missing time, `NaT`).
 fn datetime_seconds(moment: &Bound<'_, PyDateTime>, field: &str) -> PyResult<f64> {
-    if moment.call_method0("utcoffset")?.is_none() {
+    let unreadable = |e: PyErr| {
+        let refused = PyValueError::new_err(format!(
+            "invalid {field}: {} ({e}): give a timezone-aware datetime or seconds since the epoch",
+            short_repr(moment)
+        ));
+        refused.set_cause(moment.py(), Some(e));
+        refused
+    };
+    if moment
+        .call_method0("utcoffset")
+        .map_err(unreadable)?
+        .is_none()
+    {
         return Err(PyValueError::new_err(format!(
             "invalid {field}: naive datetime {} (no timezone): give a timezone-aware datetime \
              (e.g. tzinfo=timezone.utc) or seconds since the epoch",
             short_repr(moment)
         )));
     }
-    moment.call_method0("timestamp")?.extract::<f64>()
+    moment
+        .call_method0("timestamp")
+        .and_then(|ts| ts.extract::<f64>())
+        .map_err(unreadable)
 }
 
 /// A time argument as `seconds_arg` takes it, None when not given. A time past the last
