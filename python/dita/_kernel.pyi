@@ -984,9 +984,10 @@ class KernelCore:
     # diagnostic_code, severity (uint8: the member's number, which the member equals), fills
     # (uint32), filled_size, fill_price (float64: size-weighted, NaN without a fill). The
     # intents are KernelIntent objects, or columns named as KernelIntent's arguments (a dict
-    # of NumPy or Arrow arrays or lists, an Arrow table or a pandas DataFrame). Every intent is
-    # read and checked first (an error naming the item, column or row); an error at an intent
-    # leaves those before it taken and carries ``processed`` and ``outcomes`` (their columns).
+    # of NumPy or Arrow arrays, pandas Series of one index, or lists, an Arrow table or a pandas
+    # DataFrame), read by position. Every intent is read and checked first (an error naming the
+    # item, column or row); an error at an intent leaves those before it taken and carries
+    # ``processed`` and ``outcomes`` (their columns).
     def process_intents(
         self, intents: Iterable[KernelIntent] | Mapping[str, Any]
     ) -> dict[str, npt.NDArray[np.generic]]: ...

@@ -360,3 +360,72 @@ def test_a_column_that_changes_the_batch_while_it_is_read_gets_no_panic() -> Non
     except BaseException as exc:  # a PanicException is no Exception
         pytest.fail(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
     assert list(out["accepted"]) == [True] and kernel.slot_state(0).trade_id == "t-1"
+
+
+def _frame_of_three() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "intent_id": ["a", "b", "c"],
+            "trade_id": ["t0", "t1", "t2"],
+            "slot_id": [0, 1, 2],
+            "asset": ["X", "Y", "Z"],
+            "side": ["LONG", "SHORT", "LONG"],
+            "action": ["ENTER"] * 3,
+            "reference_price": [10.0, 20.0, 30.0],
+            "target_size": [1.0, 2.0, 3.0],
+        }
+    )
+
+
+def test_a_series_in_another_row_order_is_refused_naming_it_and_nothing_is_taken() -> None:
+    """Columns are read by position: a price Series sorted apart from the rest would pair
+    asset X with Z's price, so Series of another index are refused, not read."""
+    frame = _frame_of_three()
+    columns = {name: frame[name] for name in frame.columns}
+    columns["reference_price"] = frame.sort_values("reference_price", ascending=False)["reference_price"]
+    kernel = ExecutionKernel(max_slots=3, kernel_id="series-order")
+    with pytest.raises(ValueError, match="column reference_price's index differs from column intent_id's"):
+        kernel.process_intents(columns)
+    assert kernel.seq == 0 and kernel.free_slot_id() == 0
+
+
+def test_series_of_one_index_are_read_by_position_whatever_its_labels() -> None:
+    frame = _frame_of_three().sort_values("reference_price", ascending=False)  # index 2, 1, 0
+    one_index = {name: frame[name] for name in frame.columns}
+    # A plain list beside them is read by position, as pandas pairs it.
+    with_a_list = {**one_index, "target_size": [3.0, 2.0, 1.0]}
+    for columns in (one_index, with_a_list, frame):
+        kernel = ExecutionKernel(max_slots=3, kernel_id="series-one-index")
+        assert kernel.process_intents(columns)["accepted"].tolist() == [True] * 3
+        entered = {kernel.slot_state(i).asset: kernel.slot_state(i).entry_price for i in range(3)}
+        assert entered == {"X": 10.0, "Y": 20.0, "Z": 30.0}
+
+
+def test_a_frame_of_intent_dicts_is_taken_as_the_intents_would_be() -> None:
+    """The columns are KernelIntent's arguments by name, ``stage`` too (kept by the intent, not
+    acted on by the kernel): a frame of the intents' own ``to_dict()`` is taken."""
+    intents = [
+        KernelIntent(f"i{i}", f"t{i}", i, "X", "LONG", "ENTER", 100.0, 1.0, timestamp=1.7e9, stage=stage)
+        for i, stage in enumerate([None, "IDLE"])
+    ]
+    one_by_one = made({}, None)
+    for intent in intents:
+        one_by_one.process_intent(intent)
+    kernel = made({}, None)
+    columns = kernel.process_intents(pd.DataFrame([intent.to_dict() for intent in intents]))
+    assert columns["accepted"].tolist() == [True, True]
+    assert repr(kernel_state(kernel)) == repr(kernel_state(one_by_one))
+
+
+def test_a_bad_stage_column_is_refused_naming_its_row_as_the_intent_would_be() -> None:
+    kernel = ExecutionKernel(max_slots=2, kernel_id="bad-stage")
+    with pytest.raises(ValueError, match='process_intents row 1: invalid stage: unknown TradeStage "OPEN"'):
+        kernel.process_intents({**GOOD_COLUMNS, "stage": [None, "OPEN"]})
+    assert kernel.seq == 0 and kernel.free_slot_id() == 0
+
+
+def test_a_missing_pandas_time_in_a_column_is_refused_naming_the_row_field_and_value() -> None:
+    kernel = ExecutionKernel(max_slots=2, kernel_id="nat-column")
+    with pytest.raises(ValueError, match=r"process_intents row 1: invalid timestamp: NaT \("):
+        kernel.process_intents({**GOOD_COLUMNS, "timestamp": [1.7e9, pd.NaT]})
+    assert kernel.seq == 0 and kernel.free_slot_id() == 0

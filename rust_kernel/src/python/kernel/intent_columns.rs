@@ -13,7 +13,7 @@ use crate::python::convert::wrong_type;
 use crate::python::objects::PyIntent;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyFloat, PyList, PyTuple};
 
 /// The columns every batch has, in `KernelIntent`'s order.
 const REQUIRED: [&str; 8] = [
@@ -28,7 +28,7 @@ const REQUIRED: [&str; 8] = [
 ];
 
 /// The columns a batch may have; a row's default is `KernelIntent`'s.
-const OPTIONAL: [&str; 7] = [
+const OPTIONAL: [&str; 8] = [
     "leverage",
     "exit_leg_ratios",
     "order_type",
@@ -36,6 +36,7 @@ const OPTIONAL: [&str; 7] = [
     "reason",
     "metadata",
     "timestamp",
+    "stage",
 ];
 
 /// The most intents one `process_intents` call takes (rows of columns, or items of a sequence,
@@ -89,6 +90,7 @@ pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Int
         )
     })?;
     let mut columns: Vec<(&'static str, Bound<'_, PyList>)> = Vec::with_capacity(dict.len());
+    let mut first_index = None;
     // A copy of the items, as `dict_items` reads a config's: a column's own len, dtype or
     // tolist may change the dict, and PyO3's dict iterator panics when it changes size.
     for (name, column) in dict_items(&dict)? {
@@ -102,6 +104,7 @@ pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Int
                 OPTIONAL.join(", ")
             )));
         };
+        check_series_index(known, &column, &mut first_index)?;
         columns.push((known, as_list(known, &column)?));
     }
     let missing: Vec<&str> = REQUIRED
@@ -154,6 +157,36 @@ fn check_batch_rows(rows: usize) -> PyResult<()> {
     Ok(())
 }
 
+/// Refuses a pandas Series whose index differs from the first Series' (`first`, which the first
+/// Series sets): columns are read by position, and a Series of another row order would pair
+/// its values with other rows. A column of no index (a list, a NumPy or Arrow array) is read by
+/// position only.
+fn check_series_index<'py>(
+    name: &'static str,
+    column: &Bound<'py, PyAny>,
+    first: &mut Option<(&'static str, Bound<'py, PyAny>)>,
+) -> PyResult<()> {
+    if column.is_instance_of::<PyList>() || column.is_instance_of::<PyTuple>() {
+        return Ok(());
+    }
+    // A list's or an Arrow array's `index` is a method; a Series' is its Index.
+    let Some(index) = column.getattr("index").ok().filter(|i| !i.is_callable()) else {
+        return Ok(());
+    };
+    let Some((first_name, first_index)) = first.as_ref() else {
+        *first = Some((name, index));
+        return Ok(());
+    };
+    if index.is(first_index) || first_index.call_method1("equals", (&index,))?.is_truthy()? {
+        return Ok(());
+    }
+    Err(PyValueError::new_err(format!(
+        "process_intents: column {name}'s index differs from column {first_name}'s: columns are \
+         read by position, so Series must share one index (align them first, e.g. \
+         pd.DataFrame(columns), or reset_index(drop=True) each)"
+    )))
+}
+
 /// A column as a list of Python values: a NumPy array's `tolist()`, an Arrow array's
 /// `to_pylist()`, a list or tuple as it is; counted first, so a column past the batch's
 /// limit is refused before it is made a list.
@@ -184,7 +217,7 @@ fn as_list<'py>(name: &str, column: &Bound<'py, PyAny>) -> PyResult<Bound<'py, P
         column.call_method0("to_pylist")?
     } else if column.is_instance_of::<PyList>() {
         column.clone()
-    } else if let Ok(t) = column.cast::<pyo3::types::PyTuple>() {
+    } else if let Ok(t) = column.cast::<PyTuple>() {
         t.to_list().into_any()
     } else {
         return Err(wrong_type(
@@ -205,13 +238,13 @@ fn as_list<'py>(name: &str, column: &Bound<'py, PyAny>) -> PyResult<Bound<'py, P
 /// Row `row` as `KernelIntent(...)` makes it, each field checked by its converter.
 fn read_row<'py>(
     required: &[Bound<'py, PyList>; 8],
-    optional: &[Option<Bound<'py, PyList>>; 7],
+    optional: &[Option<Bound<'py, PyList>>; 8],
     row: usize,
 ) -> PyResult<Intent> {
     let at = |column: &Bound<'py, PyList>| column.get_item(row);
     let [intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size] =
         required;
-    let [leverage, exit_leg_ratios, order_type, limit_price, reason, metadata, timestamp] =
+    let [leverage, exit_leg_ratios, order_type, limit_price, reason, metadata, timestamp, stage] =
         optional;
     let opt = |column: &Option<Bound<'py, PyList>>| column.as_ref().map(at).transpose();
     let intent = PyIntent::new(
@@ -248,9 +281,16 @@ fn read_row<'py>(
             "timestamp",
             opt(timestamp)?.map_or(Ok(None), |v| opt_time::timestamp(&v)),
         )?,
-        None,
+        // Checked as `KernelIntent` checks it; the kernel goes by the slot's own stage.
+        opt(stage)?.filter(|v| !is_missing_text(v)).as_ref(),
     )?;
     Ok(intent.inner)
+}
+
+/// Whether `value` is NaN, which a DataFrame holds for a missing text (a stage of None beside
+/// stages given): for the stage, which an intent may lack, it is no stage.
+fn is_missing_text(value: &Bound<'_, PyAny>) -> bool {
+    value.is_instance_of::<PyFloat>() && value.extract::<f64>().is_ok_and(f64::is_nan)
 }
 
 /// `value`, or its error with the field's name in front when the error does not say it.
