@@ -671,7 +671,8 @@ class VenueOrder:
 @final
 class KernelTransition:
     """A slot's move from one stage to another, and the input that made it. Equal to a
-    transition of the same fields (``details`` compared as dicts); hashed by its ids."""
+    transition of the same fields (``details`` compared as dicts); hashed by its ids; pickles as
+    its fields."""
 
     def __new__(
         cls,
@@ -721,7 +722,9 @@ class KernelTransition:
 class KernelOutcome:
     """What one input did. Only a kernel makes one (``KernelOutcome(...)`` raises TypeError): a
     strategy's test takes one from a kernel, whose ``MockVenueAdapter`` fills, rejects, fills in
-    part or rate limits as asked."""
+    part or rate limits as asked. Equal to an outcome of the same fields (transitions, events and
+    order by their own ``==``, ``details`` as dicts); hashed by its slot, trade and ``seq``;
+    pickles as its fields."""
 
     @property
     def accepted(self) -> bool: ...

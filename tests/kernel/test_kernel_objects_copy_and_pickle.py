@@ -1,5 +1,6 @@
-"""The kernel's objects copy, deep-copy and (a slot, an order, an event) pickle, as the
-original kernel's data classes did: a strategy's saved states of them copy again. A slot's
+"""The kernel's objects copy, deep-copy and (a slot, an order, an event, a transition, an
+outcome) pickle, as the original kernel's data classes did: a strategy's saved states of them
+copy again, and an outcome equals one of the same fields. A slot's
 metadata is read-only, as an intent's and an event's are: a change to a slot read is refused,
 not lost without a word (the slot is a copy; its live view writes through)."""
 
@@ -11,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from dita import ExecutionKernel, KernelIntent, MockVenueAdapter, VenueEvent
+from dita import (
+    ExecutionKernel,
+    KernelIntent,
+    KernelOutcome,
+    KernelTransition,
+    MockVenueAdapter,
+    VenueEvent,
+    VenueOrder,
+)
 
 
 def _kernel_with_a_trade() -> tuple[ExecutionKernel, Any]:
@@ -121,3 +130,69 @@ def test_a_deep_copy_of_an_event_has_a_payload_of_its_own() -> None:
     # Shared within one deep copy, as copy.deepcopy shares what the original shares.
     both = copy.deepcopy([event, event])
     assert both[0] is both[1]
+
+
+class _VenueFillingWithAPayload:
+    """Fills each order at once, its event carrying the venue's payload and the trade's side."""
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        return [
+            VenueEvent(
+                "e-1", order.trade_id, order.slot_id, "FILL", venue_client_id=order.client_order_id,
+                side="LONG", price=100.0, size=1.0, filled_size=1.0, raw_payload={"fills": [{"qty": 1}]},
+            )
+        ]  # fmt: skip
+
+    def cancel(self, order: VenueOrder, reason: str = "") -> list[VenueEvent]:
+        return []
+
+
+def _outcomes(venue: Any, kernel_id: str) -> list[KernelOutcome]:
+    """An entry taken and one refused (the slot is busy), in a kernel of its own."""
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id=kernel_id)
+    try:
+        return [
+            kernel.process_intent(
+                KernelIntent(i, f"t-{i}", 0, "X", "LONG", "ENTER", 100.0, 1.0, timestamp=1.7e9)
+            )
+            for i in ("i-1", "i-2")
+        ]
+    finally:
+        kernel.close()
+
+
+@pytest.mark.parametrize("venue", [MockVenueAdapter, _VenueFillingWithAPayload])
+def test_an_outcome_pickles_as_its_fields(venue: Any) -> None:
+    for out in _outcomes(venue(), "pickled"):
+        again = pickle.loads(pickle.dumps(out))
+        assert again == out and hash(again) == hash(out)
+        assert again.to_dict() == out.to_dict() and repr(again) == repr(out)
+        assert again.transitions == out.transitions and again.order == out.order
+        assert [(e.side, e.raw_payload, e.to_dict()) for e in again.emitted_events] == [
+            (e.side, e.raw_payload, e.to_dict()) for e in out.emitted_events
+        ]
+    refused = _outcomes(venue(), "pickled")[1]
+    assert pickle.loads(pickle.dumps(refused)).details == refused.details != {}
+
+
+def test_a_transition_pickles_as_its_fields_made_by_a_kernel_or_by_hand() -> None:
+    by_hand = KernelTransition(
+        1.7e9, "t-1", 0, "IDLE", "ORDER_REQUESTED", "ENTER", details={"why": [1]}, control_mode="PAPER"
+    )
+    for transition in (*_outcomes(MockVenueAdapter(), "transitions")[0].transitions, by_hand):
+        again = pickle.loads(pickle.dumps(transition))
+        assert again == transition and hash(again) == hash(transition)
+        assert again.to_dict() == transition.to_dict()
+        assert (again.control_mode, again.control_verbosity) == (
+            transition.control_mode,
+            transition.control_verbosity,
+        )
+
+
+def test_outcomes_of_the_same_fields_are_equal_and_hash_alike() -> None:
+    first, second = _outcomes(MockVenueAdapter(), "same"), _outcomes(MockVenueAdapter(), "same")
+    assert first[0].to_dict() == second[0].to_dict()
+    assert first == second and len({*first, *second}) == 2
+    assert first[0] != first[1] and first[0] != first[0].to_dict()
+    # The venue's payload is one of its events' fields: an outcome without it is another.
+    assert _outcomes(_VenueFillingWithAPayload(), "same")[0] != first[0]

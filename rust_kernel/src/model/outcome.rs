@@ -2,11 +2,14 @@
 //! transitions of slots' stages it made.
 
 use super::{VenueEvent, VenueOrder};
+use crate::fsm::Trigger;
 use crate::types::*;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A slot's move from stage `prev_state` to `next_state`, and the input that moved it
 /// (`trigger`, with its intent or event id).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KernelTransition {
     pub timestamp: f64,
     pub trade_id: Id,
@@ -19,8 +22,44 @@ pub struct KernelTransition {
     pub details: TransitionDetails,
 }
 
+/// A [`KernelTransition`]'s encoding read back, field for field; its trigger by name.
+#[derive(Deserialize)]
+struct TransitionRead {
+    timestamp: f64,
+    trade_id: Id,
+    slot_id: usize,
+    prev_state: TradeStage,
+    next_state: TradeStage,
+    trigger: String,
+    intent_id: Id,
+    event_id: Id,
+    details: TransitionDetails,
+}
+
+impl<'de> Deserialize<'de> for KernelTransition {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = TransitionRead::deserialize(d)?;
+        let trigger = Trigger::ALL
+            .map(Trigger::name)
+            .into_iter()
+            .find(|name| *name == t.trigger)
+            .ok_or_else(|| D::Error::custom(format!("unknown trigger {:?}", t.trigger)))?;
+        Ok(KernelTransition {
+            timestamp: t.timestamp,
+            trade_id: t.trade_id,
+            slot_id: t.slot_id,
+            prev_state: t.prev_state,
+            next_state: t.next_state,
+            trigger,
+            intent_id: t.intent_id,
+            event_id: t.event_id,
+            details: t.details,
+        })
+    }
+}
+
 /// The answer to every input: whether it was taken, what changed and, if not, why.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KernelOutcome {
     pub accepted: bool,
     pub slot_id: i64,
@@ -33,6 +72,7 @@ pub struct KernelOutcome {
     /// Orders the caller must hand to the venue (submit) or cancel, in this order.
     pub submit: Option<VenueOrder>,
     pub cancels: Vec<VenueOrder>,
+    #[serde(deserialize_with = "read_details")]
     pub details: Details,
     pub seq: u64,
 }
@@ -367,5 +407,38 @@ mod tests {
                 assert_eq!((out.trade_id.as_str(), out.seq), ("t2", 1));
             }
         }
+    }
+
+    /// An outcome encoded (a pickle's state) reads back with every field, its transitions'
+    /// triggers and its details' names the kernel's own; a static text reads back as owned.
+    #[test]
+    fn an_outcome_reads_back_from_its_encoding() {
+        let mut out = KernelOutcome::ok(2, id("t1"), TradeStage::OrderSent, 7);
+        out.transitions = vec![
+            entered(TransitionDetails::Submit {
+                client_order_id: id("c1"),
+                qty: 1.5,
+            }),
+            entered(TransitionDetails::Named(vec![(
+                "edge_bps",
+                Detail::F64(3.0),
+            )])),
+            entered(TransitionDetails::Reason(Detail::Static("frozen"))),
+        ];
+        out.details = vec![("reason", Detail::Static("late")), ("n", Detail::I64(3))];
+        out.submit = Some(VenueOrder::sample(id("c1"), id("v1"), id("t1"), id("X")));
+        let back: KernelOutcome = bincode::deserialize(&bincode::serialize(&out).unwrap()).unwrap();
+        assert_eq!(details_json(&back.details), details_json(&out.details));
+        assert_eq!(back.details[0].1, Detail::Str("late".to_owned()));
+        assert_eq!(back.transitions[..2], out.transitions[..2]);
+        assert_eq!(
+            back.transitions[2].details,
+            TransitionDetails::Reason(Detail::Str("frozen".to_owned()))
+        );
+        assert_eq!((back.submit, back.seq, back.slot_id), (out.submit, 7, 2));
+        let mut unknown = out.transitions[0].clone();
+        unknown.trigger = "NO_SUCH_TRIGGER";
+        let bytes = bincode::serialize(&unknown).unwrap();
+        assert!(bincode::deserialize::<KernelTransition>(&bytes).is_err());
     }
 }

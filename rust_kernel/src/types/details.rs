@@ -2,9 +2,11 @@
 //! their JSON as journal rows hold it.
 
 use super::Id;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 /// A metadata value: the JSON scalars. Nested values are refused at the boundary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,8 +20,9 @@ pub enum MetaValue {
 
 pub type Metadata = BTreeMap<String, MetaValue>;
 
-/// A value in a diagnostic's or transition's details.
-#[derive(Clone, Debug, PartialEq)]
+/// A value in a diagnostic's or transition's details. Encoded (a pickled outcome's) as its
+/// variant and value; a `Static` text reads back as a `Str`, which reads the same.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Detail {
     Str(String),
     Id(Id),
@@ -65,6 +68,29 @@ impl From<bool> for Detail {
     }
 }
 
+/// [`Detail`] as its encoding is read back, variant for variant.
+#[derive(Deserialize)]
+enum DetailRead {
+    Str(String),
+    Id(Id),
+    Static(String),
+    F64(f64),
+    I64(i64),
+    Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for Detail {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match DetailRead::deserialize(d)? {
+            DetailRead::Str(s) | DetailRead::Static(s) => Detail::Str(s),
+            DetailRead::Id(id) => Detail::Id(id),
+            DetailRead::F64(v) => Detail::F64(v),
+            DetailRead::I64(v) => Detail::I64(v),
+            DetailRead::Bool(v) => Detail::Bool(v),
+        })
+    }
+}
+
 impl fmt::Display for Detail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -81,13 +107,47 @@ impl fmt::Display for Detail {
 /// Ordered key/value details; small, so a Vec beats a map.
 pub type Details = Vec<(&'static str, Detail)>;
 
+/// The most distinct names [`read_name`] keeps: the kernel writes about a hundred.
+const MAX_READ_NAMES: usize = 1024;
+
+/// The names [`read_name`] has kept.
+static READ_NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+
+/// `name`, read back from an encoding, as the `&'static str` a name in details is: each
+/// distinct name is kept once for the process's life. None past `MAX_READ_NAMES` of them, which
+/// no encoding the kernel made holds.
+pub fn read_name(name: &str) -> Option<&'static str> {
+    let mut names = READ_NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(kept) = names.get(name) {
+        return Some(kept);
+    }
+    if names.len() >= MAX_READ_NAMES {
+        return None;
+    }
+    let kept: &'static str = Box::leak(name.into());
+    names.insert(kept);
+    Some(kept)
+}
+
+/// Details read back from their encoding (`#[serde(deserialize_with)]`), names by [`read_name`].
+pub fn read_details<'de, D: Deserializer<'de>>(d: D) -> Result<Details, D::Error> {
+    Vec::<(String, Detail)>::deserialize(d)?
+        .into_iter()
+        .map(|(name, value)| {
+            read_name(&name)
+                .map(|name| (name, value))
+                .ok_or_else(|| D::Error::custom("more detail names than the kernel writes"))
+        })
+        .collect()
+}
+
 /// A transition's details. The transitions of an order's life that carry some (its submit,
 /// a fill, a cancel asked, its end, a refused cancel) keep theirs typed and inline, with
 /// fixed names: a transition is moved into its outcome and dropped with it, named values
 /// inline would double its size, and a list is an allocation. Any other transition's are a
 /// list. Read as a list of named values ([`TransitionDetails::iter`]), in
 /// the same order whatever the form.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub enum TransitionDetails {
     #[default]
     Empty,
@@ -114,7 +174,7 @@ pub enum TransitionDetails {
     /// Only a `reason`: a refused cancel's (the venue's words, given or not), an edge freeze's.
     Reason(Detail),
     /// Any other transition's.
-    Named(Details),
+    Named(#[serde(deserialize_with = "read_details")] Details),
 }
 
 impl TransitionDetails {

@@ -1,12 +1,14 @@
 //! Copying and pickling the kernel's objects. Each is immutable from Python, so a copy (or a
 //! deep copy) is the object itself, but for the deep copy of an event with a raw payload: its
-//! payload is a dict of its own. A slot, an order and an event pickle as their fields, in
-//! this build's encoding (read back by the same dita version).
+//! payload is a dict of its own. A slot, an order, an event, a transition and an outcome pickle
+//! as their fields, in this build's encoding (read back by the same dita version).
 
-use super::{PyOutcome, PySlot, PyTransition, PyVenueEvent, PyVenueOrder};
-use crate::model::{TradeSlot, VenueEvent, VenueOrder};
+use super::{
+    AnswerFacts, ControlAtInput, PyOutcome, PySlot, PyTransition, PyVenueEvent, PyVenueOrder,
+};
+use crate::model::{KernelOutcome, KernelTransition, TradeSlot, VenueEvent, VenueOrder};
 use crate::python::objects::EventExtras;
-use crate::types::TradeSide;
+use crate::types::{ControlMode, Id, TradeSide, Verbosity};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -172,5 +174,125 @@ impl PyVenueEvent {
             status_stated,
             extras,
         })
+    }
+}
+
+/// What a pickled `KernelTransition` carries: its fields and the control its input was taken
+/// in; the details it was made with (a transition built in Python) go beside it, as the dict
+/// they are.
+type TransitionState = (KernelTransition, ControlMode, Verbosity);
+
+#[pymethods]
+impl PyTransition {
+    /// Pickled as its fields.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> Reduced<'py, (Bound<'py, PyBytes>, Option<Py<PyDict>>)> {
+        let py = slf.py();
+        let this = slf.get();
+        let state: TransitionState = (
+            this.inner.clone(),
+            this.control.mode,
+            this.control.verbosity,
+        );
+        let details = this.given_details.as_ref().map(|d| d.clone_ref(py));
+        let restore = slf.get_type().getattr("_from_state")?;
+        Ok((restore, (state_of(py, &state)?, details)))
+    }
+
+    #[classmethod]
+    fn _from_state(
+        _cls: &Bound<'_, pyo3::types::PyType>,
+        state: &[u8],
+        given_details: Option<Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let (inner, mode, verbosity): TransitionState = from_state(state, "KernelTransition")?;
+        Ok(PyTransition {
+            inner,
+            control: ControlAtInput { mode, verbosity },
+            given_details: given_details.map(Bound::unbind),
+        })
+    }
+}
+
+/// What a pickled `KernelOutcome` carries: its fields, the control its input was taken in, and
+/// what the venue's answers told beyond them (the side of each event's trade, by the event's
+/// place; the cancelled orders' sides). The events' raw payloads go beside it, as the dicts
+/// they are, by the event's place.
+type OutcomeState = (
+    KernelOutcome,
+    ControlMode,
+    Verbosity,
+    Vec<(usize, Option<TradeSide>)>,
+    Vec<(Id, TradeSide)>,
+);
+
+/// The raw payloads of an outcome's events, by the event's place in `emitted_events`.
+type RawPayloads = Vec<(usize, Py<PyDict>)>;
+
+#[pymethods]
+impl PyOutcome {
+    /// Pickled as its fields.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> Reduced<'py, (Bound<'py, PyBytes>, RawPayloads)> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let (mut sides, mut payloads, mut cancelled) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some(answers) = &this.answers {
+            for (at, extras) in &answers.event_extras {
+                sides.push((*at, extras.trade_side));
+                if let Some(payload) = &extras.raw_payload {
+                    payloads.push((*at, payload.clone_ref(py)));
+                }
+            }
+            cancelled.clone_from(&answers.cancelled);
+        }
+        let control = this.control;
+        let state: OutcomeState = (
+            this.inner.clone(),
+            control.mode,
+            control.verbosity,
+            sides,
+            cancelled,
+        );
+        let restore = slf.get_type().getattr("_from_state")?;
+        Ok((restore, (state_of(py, &state)?, payloads)))
+    }
+
+    #[classmethod]
+    fn _from_state(
+        _cls: &Bound<'_, pyo3::types::PyType>,
+        state: &[u8],
+        raw_payloads: Vec<(usize, Bound<'_, PyDict>)>,
+    ) -> PyResult<Self> {
+        let (inner, mode, verbosity, sides, cancelled): OutcomeState =
+            from_state(state, "KernelOutcome")?;
+        let mut event_extras: Vec<(usize, Box<EventExtras>)> = sides
+            .into_iter()
+            .map(|(at, trade_side)| {
+                let extras = EventExtras {
+                    trade_side,
+                    raw_payload: None,
+                };
+                (at, Box::new(extras))
+            })
+            .collect();
+        for (at, payload) in raw_payloads {
+            match event_extras.iter_mut().find(|(place, _)| *place == at) {
+                Some((_, extras)) => extras.raw_payload = Some(payload.unbind()),
+                None => {
+                    return Err(PyValueError::new_err(format!(
+                        "invalid KernelOutcome state: a raw payload for event {at}, which has none"
+                    )))
+                }
+            }
+        }
+        let mut outcome = PyOutcome::new(inner, ControlAtInput { mode, verbosity });
+        if !event_extras.is_empty() || !cancelled.is_empty() {
+            outcome.answers = Some(Box::new(AnswerFacts {
+                event_extras,
+                cancelled,
+            }));
+        }
+        Ok(outcome)
     }
 }

@@ -426,6 +426,21 @@ impl PyOutcome {
         Ok(d)
     }
 
+    /// Equal to an outcome of the same fields, as the original's data class was: each field
+    /// Python reads, compared as Python compares them (transitions, events and the order by
+    /// their own `==`, the details as dicts).
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        data_eq(other, |o: &Bound<'_, PyOutcome>| {
+            read_fields(slf)?.eq(read_fields(o)?)
+        })
+    }
+
+    /// Of its slot, trade and sequence number, which equal outcomes share.
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        let o = &self.inner;
+        (o.slot_id, &*o.trade_id, o.seq).into_pyobject(py)?.hash()
+    }
+
     fn __repr__(&self) -> String {
         let o = &self.inner;
         format!(
@@ -437,6 +452,26 @@ impl PyOutcome {
             details_json(&o.details)
         )
     }
+}
+
+/// The fields of `outcome` as Python reads them, for `__eq__`.
+fn read_fields<'py>(outcome: &Bound<'py, PyOutcome>) -> PyResult<Bound<'py, PyTuple>> {
+    let py = outcome.py();
+    let o = outcome.borrow();
+    (
+        o.accepted(),
+        o.slot_id(),
+        o.trade_id(),
+        o.state(),
+        o.diagnostic_code(),
+        o.severity(),
+        o.transitions(py)?,
+        o.emitted_events(py)?,
+        o.order(py)?,
+        o.details_dict(py)?,
+        o.seq(),
+    )
+        .into_pyobject(py)
 }
 
 impl PyTransition {
