@@ -160,50 +160,75 @@ def _journaling_off(
 
 
 def _charged_fills(*, one_kernel: bool) -> str:
-    """The fills of the journal with the fee the kernel charged each by ``{to}``, as
-    docs/guides/debugging-with-sql.md query 6 takes it: what the FILL_SETTLED after the fill
-    charged (its ``fee_charged``; worked out for one stored before that column), the fill's own
-    ``fee`` (the prediction, or what a settlement held for it charged) where none came by then.
-    Joined by kernel too: fill ids are the venue's, and two kernels' fills can share one."""
+    """The fills of the journal with the fee the kernel charged each by ``{to}``: what the
+    FILL_SETTLED after the fill that settled it charged (its ``fee_charged``; worked out for one
+    stored before that column), the fill's own ``fee`` (the prediction, or what a settlement
+    held for it charged) where none did by then. Joined by kernel too: fill ids are the
+    venue's, and two kernels' fills can share one.
+
+    A settlement's row does not name the fill it settled, and a fill id and asset can name
+    several (a self-trade's two sides, each settled at its own fee): the settlements of a fill
+    id and asset settle its fills in turn, the n-th the n-th booked, so each fill is charged
+    once and each settlement counted once, as the kernel counts them. Those naming no asset
+    settle in turn the fills of their id that no settlement naming the asset did (BTC's and
+    ETH's "123", each settled in turn, are each charged their own)."""
     of_kernel = " AND kernel_id = {kernel:String}" if one_kernel else ""
 
-    def settlements(named: bool) -> str:
-        # One naming the asset settles the fill of its id and asset; one naming none the fill
-        # of its id that waited then, the first after it (ASOF below: two markets' fills of one
-        # id, each settled in turn, are each charged their own); settled by --at (``to``) or not.
-        where = (
-            "FROM account_events FINAL WHERE kind = 'FILL_SETTLED' AND accepted "
-            f"AND asset {'!=' if named else '='} ''{of_kernel} "
-            "AND toUnixTimestamp64Micro(ts) <= {to:Int64}"
+    def settlements(key: tuple[str, ...], asset: str) -> str:
+        # The accepted ones by --at, each with its turn among those of its ``key``. A row with
+        # no fee_charged charged nothing: held for its fill (which, booked, took it: its turn
+        # stays) or, after a row of its key that charged, for a self-trade's other side. Where
+        # no row of its key charged, it may be one stored before the column, which charged.
+        keys = ", ".join(key)
+        rows = (
+            f"SELECT kernel_id, fill_id, asset, seq, sub, fee, fee_charged, "
+            f"countIf(fee_charged IS NOT NULL) OVER (PARTITION BY {keys}) AS charges "
+            f"FROM account_events FINAL WHERE kind = 'FILL_SETTLED' AND accepted AND {asset}"
+            f"{of_kernel} AND toUnixTimestamp64Micro(ts) <= {{to:Int64}}"
         )
-        if not named:
-            return (
-                "SELECT kernel_id, fill_id, fee, fee_charged AS charge, seq AS settled_seq, 1 AS settled "
-                + where
-            )
+        last_fill = (
+            f"SELECT {keys}, max(seq) AS last_fill FROM fills FINAL WHERE 1{of_kernel} GROUP BY {keys}"
+        )
         return (
-            "SELECT kernel_id, fill_id, asset, argMax(fee, (seq, sub)) AS fee, "
-            "argMax(fee_charged, (seq, sub)) AS charge, max(seq) AS settled_seq, 1 AS settled "
-            f"{where} GROUP BY kernel_id, fill_id, asset"
+            f"SELECT {', '.join(f'r.{c} AS {c}' for c in key)}, r.fee AS fee, r.fee_charged AS charge, "
+            "r.seq AS settled_seq, 1 AS settled, row_number() OVER (PARTITION BY "
+            f"{', '.join(f'r.{c}' for c in key)} ORDER BY r.seq, r.sub) AS turn "
+            f"FROM ({rows}) AS r LEFT JOIN ({last_fill}) AS l "
+            f"ON {' AND '.join(f'l.{c} = r.{c}' for c in key)} "
+            "WHERE r.fee_charged IS NOT NULL OR r.charges = 0 OR r.seq < l.last_fill"
         )
 
+    named = settlements(("kernel_id", "fill_id", "asset"), "asset != ''")
+    bare = settlements(("kernel_id", "fill_id"), "asset = ''")
+    # Each fill's turn among the fills of its id and asset; then, among those no settlement
+    # naming the asset settled, among the fills of its id (0 for those settled).
+    fills = (
+        "SELECT kernel_id, seq, sub, ts, realized_pnl, fee, qty, fill_id, asset, "
+        "row_number() OVER (PARTITION BY kernel_id, fill_id, asset ORDER BY seq, sub) AS turn "
+        f"FROM fills FINAL WHERE 1{of_kernel}"
+    )
+    by_asset = (
+        "SELECT f.*, s.settled = 1 AND s.settled_seq > f.seq AS by_asset, s.fee AS named_fee, "
+        f"s.charge AS named_charge FROM ({fills}) AS f LEFT JOIN ({named}) AS s ON s.kernel_id = "
+        "f.kernel_id AND s.fill_id = f.fill_id AND s.asset = f.asset AND s.turn = f.turn"
+    )
+    with_bare_turn = (
+        "SELECT *, if(by_asset, 0, row_number() OVER (PARTITION BY kernel_id, fill_id, by_asset "
+        f"ORDER BY seq, sub)) AS bare_turn FROM ({by_asset})"
+    )
     return (
         "SELECT f.kernel_id AS kernel_id, f.ts AS ts, f.realized_pnl AS realized_pnl, "
-        "s.settled AND s.settled_seq > f.seq AS by_asset, "
-        "by_asset OR (e.settled AND e.settled_seq > f.seq) AS is_settled, "
-        "if(by_asset, s.fee, e.fee) AS actual_fee, if(by_asset, s.charge, e.charge) AS charge, "
+        "f.by_asset OR (e.settled = 1 AND e.settled_seq > f.seq) AS is_settled, "
+        "if(f.by_asset, f.named_fee, e.fee) AS actual_fee, "
+        "if(f.by_asset, f.named_charge, e.charge) AS charge, "
         "if(is_settled, ifNull(charge, if(v.found = 1 AND NOT v.whole AND v.size > f.qty, "
         "actual_fee * f.qty / v.size, actual_fee)), f.fee) AS fee "
-        "FROM fills AS f FINAL "
-        f"LEFT JOIN ({settlements(True)}) AS s "
-        "ON s.kernel_id = f.kernel_id AND s.fill_id = f.fill_id AND s.asset = f.asset "
-        f"ASOF LEFT JOIN ({settlements(False)}) AS e "
-        "ON e.kernel_id = f.kernel_id AND e.fill_id = f.fill_id AND e.settled_seq > f.seq "
+        f"FROM ({with_bare_turn}) AS f LEFT JOIN ({bare}) AS e "
+        "ON e.kernel_id = f.kernel_id AND e.fill_id = f.fill_id AND e.turn = f.bare_turn "
         "LEFT JOIN (SELECT kernel_id, seq, any(size) AS size, "
         "any(JSONExtractString(metadata, 'source') = 'reconciliation') AS whole, 1 AS found "
         f"FROM venue_events FINAL WHERE kind = 'FILL'{of_kernel} GROUP BY kernel_id, seq) AS v "
         "ON v.kernel_id = f.kernel_id AND v.seq = f.seq"
-        + (" WHERE f.kernel_id = {kernel:String}" if one_kernel else "")
     )
 
 
