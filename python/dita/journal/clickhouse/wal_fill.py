@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dita._kernel import JournalBlock, WalError
@@ -32,6 +34,39 @@ if TYPE_CHECKING:
 __all__ = ["WalFill"]
 
 log = logging.getLogger(__package__)
+
+
+def _derivable_from(kernel: ExecutionKernel, gap: int, to_seq: int) -> int:
+    """Where the rows of the records from ``gap`` can be derived from the kernel's log: ``gap``,
+    or, when the segments holding it are archived (the log format allows removing the oldest),
+    the record after the oldest checkpoint whose next record is kept, a replay's start; the
+    records before it are named in a warning, their rows lost to the journal."""
+    # Read from the segment's header, as `dita audit` reads it: only a fill needs it.
+    from dita.rebalance.audit import first_kept_seq
+
+    info = kernel.wal_info()
+    if info is None:
+        return gap
+    wal_dir = Path(info["dir"])
+    first = first_kept_seq(wal_dir)
+    if first is None or gap >= first:
+        return gap
+    found = (re.fullmatch(r"ckpt-(\d{20})\.ckpt", p.name) for p in wal_dir.glob("ckpt-*.ckpt"))
+    starts = [int(m.group(1)) + 1 for m in found if m is not None and int(m.group(1)) + 1 >= first]
+    start = min(starts, default=first)
+    log.warning(
+        "journal: the rows of %s records %d..%d cannot be derived from its write-ahead log: its "
+        "segments before seq %d are archived, and a replay starts after a checkpoint kept (seq %d); "
+        "deriving records %d..%d",
+        kernel.kernel_id,
+        gap,
+        start - 1,
+        first,
+        start - 1,
+        start,
+        to_seq,
+    )
+    return start
 
 
 class WalFill:
@@ -99,6 +134,12 @@ class WalFill:
             return False
         if gap > to_seq:  # ClickHouse says it has all of them already
             with self.queue.cond:
+                self.progress.lift_drop_mark_locked(kernel_id, to_seq)
+            return True
+        gap = _derivable_from(kernel, gap, to_seq)
+        if gap > to_seq:  # all archived: none to derive, and progress moves past them
+            with self.queue.cond:
+                self.progress.to_record[kernel_id] = max(to_seq, self.progress.to_record.get(kernel_id, 0))
                 self.progress.lift_drop_mark_locked(kernel_id, to_seq)
             return True
         log.info("journal: deriving the rows of %s records %d..%d again from its WAL", kernel_id, gap, to_seq)
