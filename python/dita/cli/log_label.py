@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dita._kernel import WalError
+from dita._wal_files import CHECKPOINT_MAGIC, checkpoints, kernel_id_end
 
 # The records a log's first label is among: a run labels a fresh kernel right after its seed
 # capital (and, on paper, its fees).
@@ -82,7 +83,9 @@ def _kept_label(kernel: Any, unread: WalError) -> Label:
     wal_dir = Path(str((kernel.wal_info() or {}).get("dir", "")))
     # A replay starts at a checkpoint: the records kept before the oldest one after seq 0 are
     # read by none, so that checkpoint's label is the oldest kept, then the records after it.
-    for at, checkpoint in sorted(_checkpoints(wal_dir)):
+    for at, checkpoint in checkpoints(wal_dir):
+        if at == 0:
+            continue  # the open's, before any record
         try:
             held = _checkpoint_label(wal_dir, checkpoint)
         except (WalError, OSError, ValueError, struct.error):
@@ -123,23 +126,13 @@ def _why_unread(unread: WalError) -> str:
     )
 
 
-def _checkpoints(wal_dir: Path) -> list[tuple[int, Path]]:
-    """The checkpoints of ``wal_dir`` after seq 0, by seq."""
-    found = ((re.fullmatch(r"ckpt-(\d{20})\.ckpt", p.name), p) for p in wal_dir.glob("ckpt-*.ckpt"))
-    return [(int(m.group(1)), p) for m, p in found if m is not None and int(m.group(1)) > 0]
-
-
 def _checkpoint_label(wal_dir: Path, checkpoint: Path) -> Label:
     """The mode ``checkpoint`` records and who set it: the log replayed read-only from a copy of
     the checkpoint and of its segment cut where the checkpoint's next record starts."""
     from dita._kernel import wal_replay
 
     with checkpoint.open("rb") as file:
-        head = file.read(14)  # magic, format, behaviour, the kernel id's length
-        if len(head) < 14 or not head.startswith(b"DITACKP\0"):
-            raise WalError(f"{checkpoint}: not a checkpoint of a write-ahead log")
-        (id_len,) = struct.unpack_from("<H", head, 12)
-        file.seek(14 + id_len)
+        file.seek(kernel_id_end(checkpoint, file, CHECKPOINT_MAGIC))
         # its seq, the chain hash there, and where its next record starts
         seq, segment_first_seq, segment_offset = struct.unpack("<Q32xQQ", file.read(56))
     segment = wal_dir / f"seg-{segment_first_seq:020d}.wal"

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError, wal_verify
+from dita._wal_files import kernel_id_end
 from dita.kernel import ExecutionKernel
 
-__all__ = ["TracedFill", "first_kept_seq", "record_hash", "replay_rows", "trace_source_run"]
+__all__ = ["TracedFill", "record_hash", "replay_rows", "trace_source_run"]
 
-_SEGMENT_MAGIC = b"DITAWAL\x00"
 # crc32 u32 | len u32 | seq u64 | ts f64 | hash [32] (docs/reference/log-format.md, "Segments")
 _RECORD_HEAD = struct.Struct("<IIQd32s")
 # Rows of a chunk the replay hands over at once: the rows kept are the run's own.
@@ -170,39 +170,14 @@ def record_hash(wal_dir: Path, seq: int) -> str | None:
     return next((hashed for at, hashed in _records(wal_dir) if at == seq), None)
 
 
-def first_kept_seq(wal_dir: Path) -> int | None:
-    """The seq the oldest segment of ``wal_dir`` starts at, as its header states it (None: no
-    segment): the records before it are archived."""
-    segments = sorted(wal_dir.glob("seg-*.wal"))
-    if not segments:
-        return None
-    with segments[0].open("rb") as file:
-        file.seek(_kernel_id_end(segments[0], file))
-        first = file.read(8)
-    if len(first) < 8:
-        raise WalError(f"{segments[0]}: its header is cut short")
-    (seq,) = struct.unpack("<Q", first)
-    return int(seq)
-
-
 def _records(wal_dir: Path) -> Iterator[tuple[int, str]]:
     for segment in sorted(wal_dir.glob("seg-*.wal")):
         with segment.open("rb") as file:
             yield from _segment_records(segment, file)
 
 
-def _kernel_id_end(segment: Path, file: BinaryIO) -> int:
-    """Where the header of ``segment`` (``file``, read from its start) ends its kernel id: its
-    first_seq follows."""
-    header = file.read(14)
-    if not header.startswith(_SEGMENT_MAGIC) or len(header) < 14:
-        raise WalError(f"{segment}: not a segment of a write-ahead log")
-    (id_len,) = struct.unpack_from("<H", header, 12)
-    return 14 + int(id_len)
-
-
 def _segment_records(segment: Path, file: BinaryIO) -> Iterator[tuple[int, str]]:
-    offset = _kernel_id_end(segment, file) + 8 + 32 + 4  # first_seq, prev_hash, header_crc
+    offset = kernel_id_end(segment, file) + 8 + 32 + 4  # first_seq, prev_hash, header_crc
     file.seek(offset)
     while len(head := file.read(_RECORD_HEAD.size)) == _RECORD_HEAD.size:
         crc, length, seq, _ts, record_hash = _RECORD_HEAD.unpack(head)

@@ -21,7 +21,8 @@ from typing import Any
 
 from dita._files import replace_whole
 from dita._kernel import WalError
-from dita.rebalance.audit import first_kept_seq, record_hash
+from dita._wal_files import first_kept_seq
+from dita.rebalance.audit import record_hash
 from dita.rebalance.execute import (
     FILL_WAIT_S,
     LegResult,

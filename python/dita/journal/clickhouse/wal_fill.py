@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dita._kernel import JournalBlock, WalError
+from dita._wal_files import checkpoints, first_kept_seq
 from dita.journal.clickhouse.backoff import Backoff
 from dita.journal.clickhouse.errors import Aborted, permanent_cause
 from dita.journal.clickhouse.kernels import AttachedKernels
@@ -41,9 +41,6 @@ def _derivable_from(kernel: ExecutionKernel, gap: int, to_seq: int) -> int:
     or, when the segments holding it are archived (the log format allows removing the oldest),
     the record after the oldest checkpoint whose next record is kept, a replay's start; the
     records before it are named in a warning, their rows lost to the journal."""
-    # Read from the segment's header, as `dita audit` reads it: only a fill needs it.
-    from dita.rebalance.audit import first_kept_seq
-
     info = kernel.wal_info()
     if info is None:
         return gap
@@ -51,8 +48,7 @@ def _derivable_from(kernel: ExecutionKernel, gap: int, to_seq: int) -> int:
     first = first_kept_seq(wal_dir)
     if first is None or gap >= first:
         return gap
-    found = (re.fullmatch(r"ckpt-(\d{20})\.ckpt", p.name) for p in wal_dir.glob("ckpt-*.ckpt"))
-    starts = [int(m.group(1)) + 1 for m in found if m is not None and int(m.group(1)) + 1 >= first]
+    starts = [seq + 1 for seq, _ in checkpoints(wal_dir) if seq + 1 >= first]
     start = min(starts, default=first)
     log.warning(
         "journal: the rows of %s records %d..%d cannot be derived from its write-ahead log: its "
