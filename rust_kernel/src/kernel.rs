@@ -410,10 +410,13 @@ impl Kernel {
     /// fill may have raced the end, and its report been lost with the process, so a
     /// reconciliation asks the venue what they filled. Those whose end stated the figure, or
     /// whose end came again stating it, are not listed: the venue said what filled, and the
-    /// slot waits for any of it unbooked.
+    /// slot waits for any of it unbooked. Nor are those whose late fills completed them (short
+    /// by no more than the venue's rounding, or [`QTY_EPS`]): nothing is left to ask about.
     pub fn orders_ended_without_figure(&self) -> Vec<&VenueOrder> {
         self.kept_orders(|k, kept| {
-            !k.2 && !kept.in_doubt && kept.final_filled.is_none() && kept.due() == 0.0
+            let o = &kept.order;
+            let short = o.remaining() > self.rounding(o).max(QTY_EPS);
+            !k.2 && !kept.in_doubt && kept.final_filled.is_none() && kept.due() == 0.0 && short
         })
     }
 
