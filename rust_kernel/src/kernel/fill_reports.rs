@@ -37,7 +37,9 @@ impl Covered {
         if to <= 0.0 {
             return None;
         }
-        let per_fill = ev.size > 0.0 && !is_reconciliation(ev);
+        // A size at or below the smallest the kernel trades is float residue (a venue taking
+        // a total from the one before): the report gives its running total alone.
+        let per_fill = ev.size > QTY_EPS && !is_reconciliation(ev);
         let from = if per_fill { to - ev.size } else { 0.0 };
         if from < -size_tolerance(to) {
             return None;
@@ -330,7 +332,8 @@ impl Kernel {
         let placed = covered.and_then(|c| c.place(ev).map(|p| (p, c.reach())));
         let qty = match &placed {
             Some((p, _)) => p.free,
-            None if ev.size > 0.0 => ev.size,
+            // A residue size with a running total is read as `Covered::place` reads it.
+            None if ev.size > QTY_EPS || ev.filled_size <= 0.0 => ev.size,
             None => ev.filled_size - order.filled_size,
         };
         let keys = FillKeys::of(ev, order, client_fp);
@@ -385,7 +388,7 @@ impl Kernel {
         let stale = placed.is_none()
             && ev.filled_size > 0.0
             && ev.filled_size <= order.filled_size + QTY_EPS
-            && ev.size <= 0.0;
+            && ev.size <= QTY_EPS;
         let refuse = |code, sev, d| Err(self.event_refusal(ev, Some(sid), code, sev, d, seq));
         if let Some(upto) = self.covered_by_reconciliation(ev, order) {
             let mut d = detail_field("filled_size", ev.filled_size);
