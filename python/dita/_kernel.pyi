@@ -407,7 +407,8 @@ class VenueEvent:
     its ids. ``to_dict()`` holds the order's side as ``side``, the trade's as ``trade_side``
     and the ``raw_payload`` (None when none was given): ``VenueEvent(**event.to_dict())``
     equals the event. ``trade_side`` given is the trade's side (``side`` read as the trade's
-    must agree).
+    must agree). A kernel takes a trade side contradicting the order the event names (an
+    entry's or an exit's) as the order side it says, and refuses the event naming ``side``.
     """
 
     def __new__(

@@ -39,6 +39,7 @@ impl Kernel {
             .active_order_mut()
             .expect("indexed orders are active");
         order.status = VenueOrderStatus::Acknowledged;
+        let sent = order.size;
         if !venue.is_empty() {
             if order.venue_order_id.is_empty() {
                 // The usual ack: the order carries no venue id yet, and none is replaced.
@@ -52,9 +53,8 @@ impl Kernel {
                     self.by_venue_id.remove(&before);
                 }
             }
-            self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
+            self.index_venue_id(ev, sid, out);
         }
-        let sent = order.size;
         if ev.size > 0.0 && (ev.size - sent).abs() > size_tolerance(sent) {
             self.acked_size(ev, sid, out);
         }
@@ -157,14 +157,78 @@ impl Kernel {
         order.venue_order_id = ev.venue_order_id.clone();
         let client_order_id = order.client_order_id.clone();
         let size = order.size;
-        self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         let mut out = self.late_ack_taken(ev, sid, &client_order_id, seq);
+        self.index_venue_id(ev, sid, &mut out);
         // Its size is read as an ack's in order is: one below the order's cuts it, and
         // completes it when what filled reaches it.
         if ev.size > 0.0 && (ev.size - size).abs() > size_tolerance(size) {
             self.acked_size(ev, sid, &mut out);
         }
         out
+    }
+
+    /// Slot `sid`'s working order, which has taken `ev`'s venue id, found by it from now on,
+    /// unless another order carries or carried the id: a working order of another market
+    /// (`venue_id_taken` lets ids unique only within a market through), or one that finished
+    /// (the venue reused it). Then the id names neither: an event naming the order by it
+    /// alone is refused in `find_order`, and `out` says so (WARNING).
+    pub(super) fn index_venue_id(&mut self, ev: &VenueEvent, sid: usize, out: &mut KernelOutcome) {
+        let v = &ev.venue_order_id;
+        let other = self.working_by_venue_id(v).filter(|&o| o != sid);
+        let finished = self.venue_id_finished_before(v);
+        if other.is_none() {
+            self.by_venue_id.insert(v.clone(), sid);
+        }
+        if other.is_some() || finished {
+            self.shared_venue_id(ev, sid, other, out);
+        }
+    }
+
+    /// A venue id slot `sid`'s order shares with the working order of slot `other`, or with
+    /// an order that finished (`other` None): remembered as a finished order's, which keeps
+    /// an event naming it alone from reaching either order, and said in `out`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn shared_venue_id(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        other: Option<usize>,
+        out: &mut KernelOutcome,
+    ) {
+        let v = &ev.venue_order_id;
+        self.finished_orders.insert(fingerprint(v));
+        let own = self.slots[sid]
+            .active_order()
+            .map(|o| o.client_order_id.clone());
+        // The other order by its client id: a working one, or one kept after it ended; a
+        // finished order is remembered by fingerprints alone.
+        let other_order = match other {
+            Some(o) => self.slots[o]
+                .active_order()
+                .map(|o| o.client_order_id.clone()),
+            None => self
+                .ended
+                .by_venue(v)
+                .and_then(|k| self.ended.get(k))
+                .map(|k| k.order.client_order_id.clone()),
+        };
+        out.severity = out.severity.max(KernelSeverity::Warning);
+        out.details.push(("venue_order_id", v.into()));
+        if let Some(c) = own {
+            out.details.push(("client_order_id", (&c).into()));
+        }
+        if let Some(c) = other_order {
+            out.details.push(("other_client_order_id", (&c).into()));
+        }
+        out.details.push((
+            "venue_id_shared",
+            Detail::Static(if other.is_some() {
+                SHARED_ACROSS_MARKETS
+            } else {
+                REUSED_VENUE_ID
+            }),
+        ));
     }
 
     /// The outcome of a late ack taken for its venue id (of a working order, or of a kept

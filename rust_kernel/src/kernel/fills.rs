@@ -103,11 +103,6 @@ impl Kernel {
     /// the kernel takes (and logs) it: read as FILLED, a part fill stating its running total
     /// would end its order there (`ends_short`), and an order in doubt's doubt with it.
     pub fn fill_status_by_sizes(&self, ev: &VenueEvent) -> VenueOrderStatus {
-        let sid = match self.by_client_id.get(&ev.venue_client_id) {
-            Some(&sid) => Some(sid),
-            None if ev.venue_client_id.is_empty() => self.working_by_venue_id(&ev.venue_order_id),
-            None => None,
-        };
         // After it: the running total it states, else what is booked and its size (a resend
         // stating its total reads as the fill it repeats).
         let after = |o: &VenueOrder| {
@@ -117,20 +112,9 @@ impl Kernel {
                 o.filled_size + ev.size
             }
         };
-        // The order it names working, else one kept after it ended (found as a late fill is):
-        // that one's part fill said FILLED would end an order in doubt.
-        let kept = || {
-            let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
-            let key = match self.ended.by_client(c) {
-                None if c.is_empty() => self.ended.by_venue(v),
-                key => key,
-            };
-            key.and_then(|k| self.ended.get(k)).map(|k| &k.order)
-        };
-        let order = match sid {
-            Some(sid) => self.slots[sid].active_order(),
-            None => kept(),
-        };
+        // The order it names working, else one kept after it ended: that one's part fill said
+        // FILLED would end an order in doubt.
+        let order = self.named_order(ev);
         match order {
             Some(o) if !self.completes(ev, o, after(o)) => VenueOrderStatus::PartiallyFilled,
             _ => VenueOrderStatus::Filled,
@@ -257,6 +241,9 @@ impl Kernel {
         let also = also_remembered(ev, plan.total_key);
         self.after_fill(sid, &order, working, [plan.total_key, also]);
         self.answer_fill(ev, sid, &order, &plan, &mut booked, seq, out);
+        if plan.learns_venue_id {
+            self.index_venue_id(ev, sid, out);
+        }
         if plan.complete {
             // The event's client id fingerprinted, when it is the order's.
             let client = client.filter(|_| ev.venue_client_id == order.client_order_id);
@@ -359,9 +346,8 @@ impl Kernel {
         if plan.learns_venue_id {
             debug_assert!(o.venue_order_id.is_empty());
             // A fill before the ack is how the kernel learns the venue's id: later events
-            // may name the order by it alone.
+            // may name the order by it alone (indexed once the fill is answered).
             o.venue_order_id = ev.venue_order_id.clone();
-            self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         }
         if !plan.complete {
             // A fill completing the order counts the slot once, when the order is off it

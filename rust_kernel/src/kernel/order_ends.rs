@@ -311,7 +311,10 @@ impl Kernel {
         if let Some(o) = self.slots[sid].active_order() {
             let v = &o.venue_order_id;
             if !v.is_empty() {
-                self.by_venue_id.remove(v);
+                // Another market's order may hold the id in the index (`index_venue_id`).
+                if self.by_venue_id.get(v) == Some(&sid) {
+                    self.by_venue_id.remove(v);
+                }
                 if v == client_order_id {
                     // A venue naming the order by its client id: one fingerprint, inserted
                     // once (a second insert of it would find it and change nothing).

@@ -15,6 +15,27 @@ pub(super) fn order_named(ev: &VenueEvent) -> Details {
     ]
 }
 
+/// Why an event naming only a venue id a working order and a kept one carry is refused.
+pub(super) const KEPT_SHARES_IT: &str =
+    "the venue order id is a working order's and an ended order's the kernel keeps for its \
+     late fills; name the order by its client id, or reconcile with the venue";
+/// Why an event naming only a venue id a working order carries, and another order carried
+/// or carries, is refused.
+pub(super) const ANOTHER_CARRIES_IT: &str =
+    "the venue order id is a working order's and another order's (one that finished, the \
+     venue reusing its id, or one of another market): the event may be either's; name the \
+     order by its client id, or reconcile with the venue";
+/// What an order taking a venue id a finished order carried is told.
+pub(super) const REUSED_VENUE_ID: &str =
+    "an order that finished carried this venue order id (the venue reused it): an event \
+     naming it alone names neither order and is refused; events naming this order by its \
+     client id are its";
+/// What an order taking a venue id another market's working order carries is told.
+pub(super) const SHARED_ACROSS_MARKETS: &str =
+    "another market's working order carries this venue order id (ids unique only within a \
+     market): an event naming it alone names neither order and is refused; events naming \
+     either order by its client id are its";
+
 /// Why a fill for an order the kernel no longer holds is refused.
 pub(super) const FILL_AFTER_END: &str =
     "fill for an order that already ended; reconcile with the venue";
@@ -52,7 +73,12 @@ impl Kernel {
                     // An order kept for its late fills carries it too (the venue reused it):
                     // the id names neither, as it names no kept order two carry.
                     Some(_) if self.ended.venue_id_claimed(v, None) => {
-                        return Err(self.shared_venue_id_refusal(ev, seq));
+                        return Err(self.shared_venue_id_refusal(ev, seq, KEPT_SHARES_IT));
+                    }
+                    // Another order carried it, finished, or works in another market:
+                    // the event may be that order's (`index_venue_id`).
+                    Some(_) if self.venue_id_finished_before(v) => {
+                        return Err(self.shared_venue_id_refusal(ev, seq, ANOTHER_CARRIES_IT));
                     }
                     working => working.map(|sid| (sid, None)),
                 }
@@ -69,6 +95,26 @@ impl Kernel {
         })
     }
 
+    /// The order `ev` names as the bindings read it before the kernel takes the event (no
+    /// refusal judged): the working order of its client id (of its venue id when it gives
+    /// none), else one kept after it ended, found as a late event is.
+    pub(super) fn named_order(&self, ev: &VenueEvent) -> Option<&VenueOrder> {
+        let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
+        let sid = match self.by_client_id.get(c) {
+            Some(&sid) => Some(sid),
+            None if c.is_empty() => self.working_by_venue_id(v),
+            None => None,
+        };
+        if let Some(sid) = sid {
+            return self.slots[sid].active_order();
+        }
+        let key = match self.ended.by_client(c) {
+            None if c.is_empty() => self.ended.by_venue(v),
+            key => key,
+        };
+        key.and_then(|k| self.ended.get(k)).map(|k| &k.order)
+    }
+
     /// The order `found` is: the slot's working order, or the one kept after it ended.
     #[inline(always)]
     pub(super) fn order_of(&self, found: FoundOrder) -> Option<&VenueOrder> {
@@ -82,16 +128,16 @@ impl Kernel {
     /// an order kept for its late fills both carry: it may be either's, and
     /// booked on the working order a fill owed to the kept one moves a position the venue
     /// does not hold, while the kept one's slot waits for it for good.
+    /// `reason` says which other order carries it.
     #[cold]
-    pub(super) fn shared_venue_id_refusal(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
+    pub(super) fn shared_venue_id_refusal(
+        &self,
+        ev: &VenueEvent,
+        seq: u64,
+        reason: &'static str,
+    ) -> KernelOutcome {
         let mut d = order_named(ev);
-        d.push((
-            "reason",
-            Detail::Static(
-                "the venue order id is a working order's and an ended order's the kernel keeps \
-                 for its late fills; name the order by its client id, or reconcile with the venue",
-            ),
-        ));
+        d.push(("reason", Detail::Static(reason)));
         self.event_refusal(
             ev,
             None,

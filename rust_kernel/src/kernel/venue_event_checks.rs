@@ -228,6 +228,24 @@ impl Kernel {
         None
     }
 
+    /// The order side to give `ev`, which states its trade's side `trade` (the original
+    /// kernel's `VenueEvent.side`), when that contradicts the order it names
+    /// ([`Kernel::named_order`]): the order side of that trade side for an entry, or for an
+    /// exit, so the kernel refuses it as it refuses a contradicting order side
+    /// (`disagreement`). None when it agrees (the order side stated, if any, is compared as
+    /// it is), when it names no order the kernel holds, or for FLAT, which names no side. The
+    /// bindings give the event it before the kernel takes (and logs) it, as
+    /// [`Kernel::fill_status_by_sizes`].
+    pub fn side_of_trade_side(&self, ev: &VenueEvent, trade: TradeSide) -> Option<OrderSide> {
+        let order = self.named_order(ev)?;
+        let side = match trade {
+            TradeSide::Flat => return None,
+            t if order.is_entry => t.entry_order_side(),
+            t => t.exit_order_side(),
+        };
+        (side != order.side).then_some(side)
+    }
+
     /// What in `ev` contradicts the order it names (its trade, asset, side or venue id), if
     /// anything: an event meant for another order must not move this one. Empty
     /// fields say nothing.
@@ -302,8 +320,10 @@ impl Kernel {
         )
     }
 
-    /// A refusal when `venue_order_id` already names a working order of another slot: taking
-    /// it would send that order's fills here.
+    /// A refusal when `venue_order_id` already names a working order of another slot in the
+    /// same market: taking it would send that order's fills here. One of another market's
+    /// is let through (a venue's ids may be unique only within a market): the id then names
+    /// neither order alone (`index_venue_id`), and each is reached by its client id.
     /// No working order carrying a venue id (the usual ack's case, its order the only one
     /// working and still without one) is nothing to look up: answered without a call.
     #[inline(always)]
@@ -318,6 +338,10 @@ impl Kernel {
         }
         let other = self.working_by_venue_id(&ev.venue_order_id)?;
         if other == sid || ev.venue_order_id.is_empty() {
+            return None;
+        }
+        let asset = |s: usize| self.slots[s].active_order().map(|o| &o.asset);
+        if asset(other) != asset(sid) {
             return None;
         }
         Some(self.venue_id_taken_refusal(ev, sid, other, seq))

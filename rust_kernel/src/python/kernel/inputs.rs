@@ -45,7 +45,7 @@ impl PyKernel {
         this.check_takes_input()?;
         let mock = this.venue.take_mock(slf.py())?;
         let seq = this.core.seq();
-        let stated = this.with_fill_status(event.get());
+        let stated = this.as_taken(event.get());
         let ev = stated.as_ref().unwrap_or(&event.get().inner);
         let out = this.core.on_venue_event(ev);
         this.log_input_ref(seq, InputRef::VenueEvent(ev))?;

@@ -390,6 +390,14 @@ impl PyKernel {
             if unstated.next_if_eq(&at).is_some() && ev.kind == KernelEventKind::Fill {
                 ev.status = self.core.fill_status_by_sizes(ev);
             }
+            // Its trade side, when it contradicts its order, as the order side it says.
+            let trade_side = extras
+                .peek()
+                .filter(|(place, _)| *place == at)
+                .and_then(|(_, x)| x.trade_side);
+            if let Some(side) = trade_side.and_then(|t| self.core.side_of_trade_side(ev, t)) {
+                ev.side = Some(side);
+            }
             let ev = &events[at];
             let seq = self.core.seq();
             self.core.on_venue_event_into(ev, &mut self.answer_outcome);
@@ -486,14 +494,25 @@ impl PyKernel {
         .unwrap_or_else(|e| e)
     }
 
-    /// `event` with the status its sizes say when it is a FILL made without one
-    /// (`Kernel::fill_status_by_sizes`), taken and logged so; None when it is to be taken as made.
-    pub(super) fn with_fill_status(&self, event: &PyVenueEvent) -> Option<VenueEvent> {
-        (!event.status_stated && event.inner.kind == KernelEventKind::Fill).then(|| {
-            let mut ev = event.inner.clone();
+    /// `event` as the kernel takes and logs it: with the status its sizes say when it is a
+    /// FILL made without one (`Kernel::fill_status_by_sizes`), and with the order side its
+    /// trade side says when that contradicts its order (`Kernel::side_of_trade_side`); None
+    /// when it is to be taken as made.
+    pub(super) fn as_taken(&self, event: &PyVenueEvent) -> Option<VenueEvent> {
+        let unstated = !event.status_stated && event.inner.kind == KernelEventKind::Fill;
+        let trade_side = event.extras.as_ref().and_then(|x| x.trade_side);
+        let side = trade_side.and_then(|t| self.core.side_of_trade_side(&event.inner, t));
+        if !unstated && side.is_none() {
+            return None;
+        }
+        let mut ev = event.inner.clone();
+        if unstated {
             ev.status = self.core.fill_status_by_sizes(&ev);
-            ev
-        })
+        }
+        if side.is_some() {
+            ev.side = side;
+        }
+        Some(ev)
     }
 }
 
