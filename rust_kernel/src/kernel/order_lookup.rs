@@ -1,8 +1,8 @@
 //! The order a venue event names: found by its client id, else its venue id, among working
 //! orders and those kept after they ended; and the refusal of an event naming none the kernel
 //! holds (a resend a slot remembers, a late event for an ended order, an unknown order, a venue
-//! id two orders carry). Its own file as the one place an event finds its order, and what it is
-//! told when it finds none.
+//! id two orders carry), and which order a venue id an order takes finds (`index_venue_id`). Its
+//! own file as the one place an event finds its order, and what it is told when it finds none.
 
 use super::*;
 
@@ -113,6 +113,70 @@ impl Kernel {
             key => key,
         };
         key.and_then(|k| self.ended.get(k)).map(|k| &k.order)
+    }
+
+    /// Slot `sid`'s working order, which has taken `ev`'s venue id, found by it from now on,
+    /// unless another order carries or carried the id: a working order of another market
+    /// (`venue_id_taken` lets ids unique only within a market through), or one that finished
+    /// (the venue reused it). Then the id names neither: an event naming the order by it
+    /// alone is refused in `find_order`, and `out` says so (WARNING).
+    pub(super) fn index_venue_id(&mut self, ev: &VenueEvent, sid: usize, out: &mut KernelOutcome) {
+        let v = &ev.venue_order_id;
+        let other = self.working_by_venue_id(v).filter(|&o| o != sid);
+        let finished = self.venue_id_finished_before(v);
+        if other.is_none() {
+            self.by_venue_id.insert(v.clone(), sid);
+        }
+        if other.is_some() || finished {
+            self.shared_venue_id(ev, sid, other, out);
+        }
+    }
+
+    /// A venue id slot `sid`'s order shares with the working order of slot `other`, or with
+    /// an order that finished (`other` None): remembered as a finished order's, which keeps
+    /// an event naming it alone from reaching either order, and said in `out`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn shared_venue_id(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        other: Option<usize>,
+        out: &mut KernelOutcome,
+    ) {
+        let v = &ev.venue_order_id;
+        self.finished_orders.insert(fingerprint(v));
+        let own = self.slots[sid]
+            .active_order()
+            .map(|o| o.client_order_id.clone());
+        // The other order by its client id: a working one, or one kept after it ended; a
+        // finished order is remembered by fingerprints alone.
+        let other_order = match other {
+            Some(o) => self.slots[o]
+                .active_order()
+                .map(|o| o.client_order_id.clone()),
+            None => self
+                .ended
+                .by_venue(v)
+                .and_then(|k| self.ended.get(k))
+                .map(|k| k.order.client_order_id.clone()),
+        };
+        out.severity = out.severity.max(KernelSeverity::Warning);
+        out.details.push(("venue_order_id", v.into()));
+        if let Some(c) = own {
+            out.details.push(("client_order_id", (&c).into()));
+        }
+        if let Some(c) = other_order {
+            out.details.push(("other_client_order_id", (&c).into()));
+        }
+        out.details.push((
+            "venue_id_shared",
+            Detail::Static(if other.is_some() {
+                SHARED_ACROSS_MARKETS
+            } else {
+                REUSED_VENUE_ID
+            }),
+        ));
     }
 
     /// The order `found` is: the slot's working order, or the one kept after it ended.
