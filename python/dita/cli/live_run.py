@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dita.cli.recovered import recovered_seq
+from dita.cli.recovered import holds_a_run, recovered_seq
 from dita.live.config import ConfigError, LiveConfig, load_config
 from dita.risk import RiskLimits
 
@@ -348,7 +348,7 @@ class LiveRun:
         )
         # Read before the control plane attaches: each cluster entry it applies is a record too.
         self.recovered_seq = recovered_seq(self.kernel)
-        self.continued = self.recovered_seq > 0
+        self.continued = holds_a_run(self.kernel)
         if self.continued:
             self._refuse_a_paper_log(wal_dir)
         else:
@@ -390,7 +390,10 @@ class LiveRun:
             first = first_label(self.kernel)
         except LabelUnread as exc:
             first, unread = None, exc
-        if control.get("mode") == "PAPER" or control.get("mode_set_by") == PAPER_SOURCE:
+        # PAPER is also the mode of a kernel nobody labelled (a start cut before its label):
+        # only a setter makes it a paper run's label.
+        labelled = bool(control.get("mode_set_by")) or (control.get("updated_seq") or 0) > 0
+        if (control.get("mode") == "PAPER" and labelled) or control.get("mode_set_by") == PAPER_SOURCE:
             found = f"the kernel is labelled {control.get('mode')} by {control.get('mode_set_by')}"
         elif paper_log is not None and _same_dir(Path(paper_log), wal_dir):
             found = f"the paper state file {state_file} names it"

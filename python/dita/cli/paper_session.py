@@ -28,7 +28,7 @@ from dita.cli.paper_resume import (
     read_log_after_save,
 )
 from dita.cli.paper_state_file import STATE_FORMAT, _fill_model_record
-from dita.cli.recovered import recovered_seq
+from dita.cli.recovered import holds_a_run, recovered_seq
 
 if TYPE_CHECKING:
     from dita.backtest.data import MarketData
@@ -108,7 +108,7 @@ class PaperSession:
             )
         # A kernel recovered from its write-ahead log continues the last run: its capital,
         # trades and mode are those of the log, and its venue takes back the last run's book.
-        self.continued = recovered_seq(self.kernel) > 0
+        self.continued = holds_a_run(self.kernel)
         try:
             found = live_label(self.kernel, state_dir / f"{kernel_id}.json") if self.continued else None
         except LabelUnread as exc:
