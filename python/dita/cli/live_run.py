@@ -83,6 +83,8 @@ class LiveRun:
             self.symbols, self.assets = self._checked_symbols()
             self._open_sinks()
             self._build_kernel()
+            # Before the log opens: a feed setting the exchange cannot serve exits 2 with nothing
+            # written, so the corrected file's start is a fresh kernel still.
             self.feed = self._live_feed()
             self.dead_man = self._dead_man()
         except BaseException:
@@ -313,7 +315,11 @@ class LiveRun:
             )
         except LiveLogRefused as exc:
             live = (
+                fsync=c.log.fsync,
+                balance_key="paper.balance",
                 ""
+        except AccountKept as exc:
+            raise ConfigError(self.config_path, [str(exc)]) from None
                 if isinstance(exc, UntoldLogRefused)
                 else ': the live run continues this log with mode = "live" and --live'
             )

@@ -346,6 +346,9 @@ def paper(
     except LiveLogRefused as exc:
         close_all(plane, jr, proj)
         fail(f"{exc}; give this paper run another --kernel-id and --wal-dir")
+    except AccountKept as exc:
+        close_all(plane, jr, proj)
+        fail(str(exc))
     except (ValueError, OSError, WalError) as exc:
         # A journal that already has this kernel id's rows; a --wal-dir of another kernel id
         # or --max-slots, or that cannot be opened; a state file whose book is not readable.

@@ -78,6 +78,8 @@ class PaperSession:
         slots_given: bool = True,
         bar_seconds: float = 0.0,
         status_every: float = 1.0,
+        fsync: str | None = None,
+        balance_key: str = "--balance",
     ) -> None:
         from dita._kernel import wal_kernel_id
         from dita.kernel import ExecutionKernel
@@ -93,6 +95,8 @@ class PaperSession:
         )
         book = (previous or {}).get("venue")
         options: dict[str, Any] = {} if wal_dir is None else {"wal_dir": str(wal_dir)}
+        if wal_dir is not None and fsync is not None:
+            options["fsync"] = fsync
         # A log there holds its kernel's slot count: the default (not --max-slots) must not
         # stand for one given, or a log without a usable checkpoint (the only other record of
         # it) would replay into the default's slots, rather than be refused asking for it.
@@ -131,6 +135,8 @@ class PaperSession:
                 "a paper run on it would write paper orders and fees into the live account's log, "
                 "and the live run would then refuse the log as the paper run's"
             )
+        if self.continued and previous is None:
+            self._refuse_another_balance(fill_model.balance, balance_key, wal_dir, state_dir)
         # The log's last seq, before this run's set-up.
         self.recovered_seq = recovered_seq(self.kernel)
         self.wal_dir = wal_dir
@@ -223,6 +229,26 @@ class PaperSession:
         self.acted_after_save: Place | None = None
         self.saved_place: tuple[float | None, int | None] = (None, 0)
         self.started = time.time()
+
+    def _refuse_another_balance(
+        self, balance: float, balance_key: str, wal_dir: Path | None, state_dir: Path
+    ) -> None:
+        """AccountKept, the kernel closed, when the continued log's seed capital is not
+        ``balance``: with no state file to keep the account's fill model, the paper venue would
+        hold ``balance`` while the kernel counts the log's capital."""
+        from dita.cli.paper_state_file import AccountKept
+
+        seed = float(self.kernel.account().get("seed_capital") or 0.0)
+        if seed == float(balance):
+            return
+        kernel_id = self.kernel.kernel_id
+        self.kernel.close()
+        raise AccountKept(
+            f"{balance_key} {balance:g} differs from the seed capital {seed:g} the write-ahead log in "
+            f"{wal_dir} holds for kernel {kernel_id!r} (no paper state file in {state_dir} records its "
+            f"account): a continued account keeps its balance. Give {balance_key} {seed:g} to continue "
+            "it, or start a new account under another kernel id"
+        )
 
     def _on_fill(self, event: Any, row: int) -> None:
         slot = self.kernel.slot_state(event.slot_id)
