@@ -102,8 +102,9 @@ def test_a_stop_names_each_order_it_leaves_working_at_the_exchange(
     said = log.read_text()
     assert order.status == "NEW", said  # left working, as a restart takes it back
     (line,) = [line for line in said.splitlines() if line.startswith("stop: ")]
+    wal = (tmp_path / "state" / "wal" / "left-working").resolve()
     assert line.startswith(
-        f"stop: 1 order left working at binance, taken back by a restart on {config}: "
+        f"stop: 1 order left working at binance, taken back by a restart on {config} with its log in {wal}: "
         f"{order.client_id} BUY 0.01 BTCUSDT LIMIT at "
     ), said
     assert said.index("terminated") < said.index("stop: ") and "Traceback" not in said
@@ -133,7 +134,9 @@ def test_the_orders_left_working_are_told_though_the_kernels_close_failed(tmp_pa
     run = LiveRun.__new__(LiveRun)  # the close alone, not a run's set-up
     run.say, run.kernel, run.market_source = said.append, kernel, SimpleNamespace(close=lambda: None)
     run._left_told, run.dead_man = False, None
-    run.config = SimpleNamespace(mode="live", venue=SimpleNamespace(exchange="binance"))
+    run.config = SimpleNamespace(
+        mode="live", venue=SimpleNamespace(exchange="binance"), wal_dir=lambda: tmp_path / "wal"
+    )
     run.config_path = tmp_path / "live.toml"
     with pytest.raises(RuntimeError, match="rows not written"):
         run.close()

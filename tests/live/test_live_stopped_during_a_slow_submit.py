@@ -61,7 +61,8 @@ def test_a_signal_during_a_slow_submit_stops_the_run_without_a_traceback(
     assert "Traceback" not in out and "Exception in thread" not in out, out
     assert said in out.splitlines(), out
     (order,) = slow_exchange.orders.values()
+    wal = (tmp_path / "state" / "wal" / "left-working").resolve()
     assert (
-        f"stop: 1 order left working at binance, taken back by a restart on {config}: {order.client_id} BUY"
-        in out
+        f"stop: 1 order left working at binance, taken back by a restart on {config} with its log in {wal}: "
+        f"{order.client_id} BUY" in out
     )

@@ -27,6 +27,9 @@ SAVE_EVERY_S = 1.0  # how often a paper run saves its state file (its venue's bo
 # answer, a kernel busy in the gateway's call for its 10 s) before it closes the kernel under it.
 STOP_WAIT_S = 30.0
 MAX_ORDERS_NAMED = 20  # the orders a stop names of those it leaves working; the rest are counted
+# The ids of a kernel whose ids an exchange takes hashed that a fresh start looks for among the
+# orders working there: a hash cannot be read back, and a fresh kernel issues these first.
+HASHED_IDS_CHECKED = 100_000
 
 Say = Callable[[str], None]
 
@@ -81,11 +84,11 @@ class LiveRun:
         try:
             self.market_source = self._market_source()
             self.symbols, self.assets = self._checked_symbols()
-            self._open_sinks()
-            self._build_kernel()
             # Before the log opens: a feed setting the exchange cannot serve exits 2 with nothing
             # written, so the corrected file's start is a fresh kernel still.
             self.feed = self._live_feed()
+            self._open_sinks()
+            self._build_kernel()
             self.dead_man = self._dead_man()
         except BaseException:
             self._close_opened()
@@ -312,14 +315,14 @@ class LiveRun:
                 control_plane=self.control_plane,
                 wal_dir=wal_dir,
                 previous=previous,
-            )
-        except LiveLogRefused as exc:
-            live = (
                 fsync=c.log.fsync,
                 balance_key="paper.balance",
-                ""
+            )
         except AccountKept as exc:
             raise ConfigError(self.config_path, [str(exc)]) from None
+        except LiveLogRefused as exc:
+            live = (
+                ""
                 if isinstance(exc, UntoldLogRefused)
                 else ': the live run continues this log with mode = "live" and --live'
             )
@@ -359,9 +362,10 @@ class LiveRun:
             self._refuse_a_paper_log(wal_dir)
         else:
             # A fresh kernel's capital is the account's balance in its currency (a continued one keeps its
-            # log's), its first record: the kernel takes a seed capital only on an empty log, so
-            # a start that fails before it (the keys refused) leaves the log empty for the next.
+            # log's), its first record: a start that fails before it (the keys refused, orders of its
+            # ids at the exchange) leaves a log holding no run, and the next start a fresh kernel.
             capital = self._account_capital()
+            self._refuse_its_ids_working_at_the_exchange(wal_dir)
             if capital > 0:
                 self.kernel.set_seed_capital(capital)
         if self.kernel.control().get("updated_seq") == 0:
@@ -422,6 +426,32 @@ class LiveRun:
             f"the write-ahead log in {wal_dir} holds the paper run of kernel_id {c.kernel_id!r} ({found}): "
             "a live run on it would send real orders on the paper book and capital; give the live run "
             "another kernel_id or state_dir"
+        )
+
+    def _refuse_its_ids_working_at_the_exchange(self, wal_dir: Path) -> None:
+        """RunRefused, before the fresh kernel's first record, when orders working at the exchange
+        carry client ids of this kernel_id: a run on another log (another state_dir) sent them. The
+        fresh kernel would send its own under the same ids, which the exchange refuses as
+        duplicates, and never follow theirs: their fills would go by it."""
+        from dita.venues import VenueUnavailable
+
+        v = self.config.venue
+        try:
+            listed = self.market_source.open_orders()
+        except VenueUnavailable as exc:
+            raise RunRefused(f"cannot list the open orders at {v.exchange}: {exc}") from None
+        ours = _issued_by(self.config.kernel_id, v.exchange, [o.client_order_id for o in listed])
+        if not ours:
+            return
+        named = [_order_line(o) for o in listed if o.client_order_id in ours][:MAX_ORDERS_NAMED]
+        if len(ours) > MAX_ORDERS_NAMED:
+            named.append(f"and {len(ours) - MAX_ORDERS_NAMED:,} more")
+        raise RunRefused(
+            f"{len(ours):,} order{'s' if len(ours) > 1 else ''} working at {v.exchange} carry client ids "
+            f"of kernel_id {self.config.kernel_id!r}, which this fresh kernel (no run in the log in "
+            f"{wal_dir.resolve()}) would issue again: {'; '.join(named)}. A run of this kernel_id on "
+            "another log sent them: start with the state_dir (or [log] wal_dir) of that run, which takes "
+            "them back, or cancel them at the exchange; nothing was sent"
         )
 
     def _account_capital(self) -> float:
@@ -673,9 +703,12 @@ class LiveRun:
         named = [_order_line(o) for o in orders[:MAX_ORDERS_NAMED]]
         if len(orders) > MAX_ORDERS_NAMED:
             named.append(f"and {len(orders) - MAX_ORDERS_NAMED:,} more")
+        # The log named whole: a start of the same file from another directory (state_dir
+        # relative) or with another state_dir is a fresh kernel, which does not take them back.
         self.say(
             f"stop: {len(orders):,} order{'s' if len(orders) > 1 else ''} left working {where}, taken "
-            f"back by a restart on {self.config_path}: {'; '.join(named)}"
+            f"back by a restart on {self.config_path} with its log in {self.config.wal_dir().resolve()}: "
+            f"{'; '.join(named)}"
         )
 
     def _close_opened(self) -> None:
@@ -717,6 +750,24 @@ def _named(strategy: Any, name: str | None) -> Any:
     if name is not None:
         strategy.name = name
     return strategy
+
+
+def _issued_by(kernel_id: str, exchange: str, client_ids: list[str]) -> set[str]:
+    """Those of ``client_ids`` (as an exchange lists them) that kernel ``kernel_id`` issues:
+    ``<kernel_id>-<n>``, and where ``exchange`` refuses that form (a long id, a large n), its hash
+    (``venue_client_id``) for the first HASHED_IDS_CHECKED n."""
+    import re
+
+    from dita.venues.ccxt.settings import venue_client_id
+
+    plain = re.compile(rf"{re.escape(kernel_id)}-[0-9]+")
+    found = {i for i in client_ids if plain.fullmatch(i)}
+    others = set(client_ids) - found
+    last = f"{kernel_id}-{HASHED_IDS_CHECKED}"
+    if others and venue_client_id(last, exchange) != last:
+        hashed = (venue_client_id(f"{kernel_id}-{n}", exchange) for n in range(1, HASHED_IDS_CHECKED + 1))
+        found |= {i for i in hashed if i in others}
+    return found
 
 
 def _order_line(order: Any) -> str:
