@@ -4,10 +4,10 @@ time (``time_column_name``).
 
 A time read wrong gives a backtest that looks fine on the wrong dates, so each of these is
 refused with a ``DataError`` (a ``ValueError`` for ``parse_time``) saying what it reads as:
-digits that are a date as well as epoch seconds (20240105), a spreadsheet's serial days (45292),
-epoch numbers in more than one unit, times giving their zone beside times giving none, a time of
-day with no date, and a time outside the years a report prints (``EARLIEST_TIME``,
-``LATEST_TIME``) or a venue takes.
+digits that are a date as well as epoch seconds (20240105), a spreadsheet's serial days (45292,
+45292.5) stepping from row to row as days do, epoch numbers in more than one unit, times giving
+their zone beside times giving none, a time of day with no date, and a time outside the years a
+report prints (``EARLIEST_TIME``, ``LATEST_TIME``) or a venue takes.
 """
 
 from __future__ import annotations
@@ -173,13 +173,14 @@ def time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> FloatA
             )
         if _spreadsheet_days(arr):
             # Read as seconds, daily bars of 2024 would be one-second bars of 1970.
-            first = int(arr[0])
-            day = iso(_SPREADSHEET_DAY_ZERO + first * 86_400.0)[:10]
+            when = _SPREADSHEET_DAY_ZERO + float(arr[0]) * 86_400.0
+            day = iso(when)[:10] if float(arr[0]).is_integer() else iso(when)
             raise DataError(
-                f"{name} {first} looks like spreadsheet serial days ({day} as a spreadsheet counts "
-                f"days from 1899-12-30), not epoch seconds ({iso(arr[0])}): all {arr.size:,} of its "
-                f"values are whole numbers from {_SPREADSHEET_DAYS[0]:,} to {_SPREADSHEET_DAYS[1]:,}: "
-                f"save the dates as ISO dates ({day}) or epoch seconds",
+                f"{name} {_show_number(arr[0])} looks like spreadsheet serial days ({day} as a "
+                f"spreadsheet counts days from 1899-12-30), not epoch seconds ({iso(arr[0])}): all "
+                f"{arr.size:,} of its values are from {_SPREADSHEET_DAYS[0]:,} to {_SPREADSHEET_DAYS[1]:,}, "
+                f"a row from the next by {_SPREADSHEET_STEPS}: save the times as ISO dates ({day}) "
+                "or epoch seconds",
                 path=path,
                 row=1,
             )
@@ -234,17 +235,36 @@ def _digit_dates(arr: FloatArray) -> tuple[str, str, str] | None:
     return None
 
 
-# A spreadsheet's dates saved as numbers: days since 1899-12-30, 45292 being 2024-01-01. The
-# years 1954-2119 in those days are seconds of one day of 1970 as epoch seconds.
+# A spreadsheet's dates saved as numbers: days since 1899-12-30, 45292 being 2024-01-01, and a
+# time of day as a fraction of one (45292.5 is noon). The years 1954-2119 in those days are
+# seconds of one day of 1970 as epoch seconds; the step between rows tells the two apart.
 _SPREADSHEET_DAY_ZERO = -2_209_161_600.0  # 1899-12-30T00:00:00Z
 _SPREADSHEET_DAYS = (20_000, 80_000)
+_SPREADSHEET_STEPS = "whole days up to a month, or less than a day in whole seconds"
+# Days between bars: a weekend, a holiday, a month; seconds between bars start at a minute.
+_MOST_DAYS_BETWEEN_BARS = 31
+_SECOND_IN_DAYS = 1 / 86_400
 
 
 def _spreadsheet_days(arr: FloatArray) -> bool:
-    """Whether every epoch number is a whole number of days a spreadsheet gives dates of recent
-    decades as (20,000 to 80,000), as epoch seconds of a file's rows are not."""
+    """Whether every epoch number is a day a spreadsheet gives dates of recent decades as
+    (20,000 to 80,000) and the rows step as days do: by whole days up to a month (daily bars,
+    weekends skipped, monthly bars), or by a fraction of a day in whole seconds (45292.0416..
+    to 45292.0833.., an hour). Epoch seconds in that range (a session of minute bars on day 0,
+    seconds since midnight) step by a minute or more, or by fractions of a second."""
     low, high = _SPREADSHEET_DAYS
-    return bool(np.all((arr >= low) & (arr <= high) & (arr == np.floor(arr))))
+    if not np.all((arr >= low) & (arr <= high)):
+        return False
+    steps = np.diff(np.unique(arr))
+    whole = bool(np.all(arr == np.floor(arr)))
+    if not steps.size:
+        return whole  # one time: a whole number there is a date far more often than 1970
+    step = float(np.median(steps))
+    if whole:
+        return step <= _MOST_DAYS_BETWEEN_BARS
+    # Written to six decimals, a day's fraction is a whole second to within 0.1 s.
+    seconds = step / _SECOND_IN_DAYS
+    return step < 1 and abs(seconds - round(seconds)) < 0.1 and round(seconds) >= 1
 
 
 def _show_number(x: float) -> str:
