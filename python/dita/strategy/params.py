@@ -412,8 +412,7 @@ def _non_finite_in(model: type[BaseModel], instance: object, loc: tuple[Any, ...
     """``non_finite_in`` of ``instance``, read by the fields of ``model`` (its own, or its
     stand-in's: ``_model_of``)."""
     errors: list[Any] = []
-    # A field left at its default holds what the strategy's author chose, as in a dict left without it.
-    given = instance.model_fields_set if isinstance(instance, BaseModel) else model.model_fields
+    given = _fields_given(model, instance)
     for name in model.model_fields:
         if name not in given:
             continue
@@ -424,6 +423,55 @@ def _non_finite_in(model: type[BaseModel], instance: object, loc: tuple[Any, ...
             errors.append(_not_finite(found, at, value))
         errors.extend(_non_finite_in_models(value, at, model.model_config))
     return errors
+
+
+def _fields_given(model: type[BaseModel], instance: object) -> set[str]:
+    """The fields of ``instance`` (read by ``model``'s) given when it was made: a field left at
+    its default holds what the strategy's author chose, as in a dict left without it. A model
+    keeps the fields set; a dataclass does not, so its fields holding their default are left out."""
+    if isinstance(instance, BaseModel):
+        return instance.model_fields_set
+    defaults = _dataclass_defaults(type(instance)) if dataclasses.is_dataclass(instance) else {}
+    return {
+        name
+        for name in model.model_fields
+        if name not in defaults or not _is_default(getattr(instance, name, None), defaults[name])
+    }
+
+
+def _dataclass_defaults(kind: Any) -> dict[str, Any]:
+    """The default of each field of the dataclass ``kind`` that has one (a factory's made once)."""
+    if kind not in _DEFAULTS:
+        declared: dict[str, FieldInfo] = getattr(kind, "__pydantic_fields__", {})  # a pydantic dataclass
+        defaults: dict[str, Any] = {}
+        for f in dataclasses.fields(kind):
+            info = declared.get(f.name, f.default if isinstance(f.default, FieldInfo) else None)
+            try:
+                if isinstance(info, FieldInfo):
+                    if not info.is_required():
+                        defaults[f.name] = info.get_default(call_default_factory=True)
+                elif f.default is not dataclasses.MISSING:
+                    defaults[f.name] = f.default
+                elif f.default_factory is not dataclasses.MISSING:
+                    defaults[f.name] = f.default_factory()
+            except Exception:  # a factory of the other fields' values: the field counts as given
+                continue
+        _DEFAULTS[kind] = defaults
+    return _DEFAULTS[kind]
+
+
+# Each dataclass kind's field defaults; gone with the kind.
+_DEFAULTS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _is_default(value: object, default: object) -> bool:
+    """Whether ``value`` is ``default`` or equals it (NaN is its default only as the same object)."""
+    if value is default:
+        return True
+    try:
+        return bool(value == default)
+    except Exception:  # an array's == is no truth value: compared as given
+        return False
 
 
 def _non_finite_in_models(value: object, loc: tuple[Any, ...], config: ConfigDict) -> list[Any]:
