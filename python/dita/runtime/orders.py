@@ -42,6 +42,9 @@ from dita.strategy import Strategy
 
 # The statuses of a strategy that may no longer trade.
 _ENDED = (StrategyStatus.STOPPED, StrategyStatus.ERROR)
+# How far after the data's time an intent dated by it may be: a datetime holds whole
+# microseconds, so the data's time as one (datetime.fromtimestamp(ctx.now())) may round up.
+_ONE_MICROSECOND = 1e-6
 
 
 class RuntimeRefusal:
@@ -255,7 +258,7 @@ class OrderSubmission:
         after the data's time: KernelIntent's default is the machine's clock, and a replay's
         intents and fills dated so would differ on every run and follow the exits that close them."""
         clock = self._clock
-        if not clock.wall and intent.timestamp_s > clock.data_time:
+        if not clock.wall and intent.timestamp_s > clock.data_time + _ONE_MICROSECOND:
             raise ValueError(
                 f"timestamp={intent.timestamp_s!r} is later than the data's time ({clock.data_time!r}): "
                 "on the data clock an intent is dated by the data; build it with timestamp=self.ctx.now()"
