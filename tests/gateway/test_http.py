@@ -1464,14 +1464,14 @@ def test_a_control_change_made_elsewhere_is_sent_to_the_event_stream(venue: str)
     kernel = ExecutionKernel(max_slots=1, venue=_FillsLater() if venue == "polled" else None)
     app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=1, venue_poll_seconds=3600))
     sent: list[dict[str, Any]] = []
-    publish = app.state.broadcaster.publish
+    publish = app.state.gateway.publish
 
-    def recording(event_type: str, data: dict[str, Any], call: object = None) -> int:
+    def recording(event_type: str, data: dict[str, Any]) -> None:
         if event_type == "control":
             sent.append(data)
-        return publish(event_type, data, call)
+        publish(event_type, data)
 
-    app.state.broadcaster.publish = recording
+    app.state.gateway.publish = recording
 
     async def serve() -> None:
         async with app.router.lifespan_context(app):

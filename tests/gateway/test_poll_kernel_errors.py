@@ -43,15 +43,15 @@ def _stages(kernel: ExecutionKernel) -> list[str]:
 
 def _recording(app: Any) -> list[tuple[str, Any]]:
     sent: list[tuple[str, Any]] = []
-    publish = app.state.broadcaster.publish
+    publish = app.state.gateway.publish
 
-    def recording(event_type: str, data: dict[str, Any], call: object = None) -> int:
+    def recording(event_type: str, data: dict[str, Any]) -> None:
         sent.append(
             (event_type, data.get("event_id") if event_type == "venue_event" else data.get("slot_id"))
         )
-        return int(publish(event_type, data, call))
+        publish(event_type, data)
 
-    app.state.broadcaster.publish = recording
+    app.state.gateway.publish = recording
     return sent
 
 
@@ -260,14 +260,14 @@ def test_http_an_event_the_kernel_raises_on_poll_after_poll_is_set_aside_and_tol
     kernel, venue = _kernel(3)
     app = create_app(kernel, GatewaySettings(token=TOKEN))
     published: list[dict[str, Any]] = []
-    publish = app.state.broadcaster.publish
+    publish = app.state.gateway.publish
 
-    def recording(event_type: str, data: dict[str, Any], call: object = None) -> int:
+    def recording(event_type: str, data: dict[str, Any]) -> None:
         if event_type == "venue_event":
             published.append(data)
-        return int(publish(event_type, data, call))
+        publish(event_type, data)
 
-    app.state.broadcaster.publish = recording
+    app.state.gateway.publish = recording
 
     def broken(kernel: ExecutionKernel) -> None:
         raise RuntimeError("cannot book fill-1")

@@ -33,13 +33,13 @@ def served(kernel: ExecutionKernel, runtime: TradingRuntime) -> tuple[Any, list[
     app = create_app(kernel, GatewaySettings(host="127.0.0.1", port=0, token="t" * 32))
     app.state.polling.follow_runtime(runtime)
     published: list[tuple[str, dict[str, Any]]] = []
-    publish = app.state.broadcaster.publish
+    publish = app.state.gateway.publish
 
-    def recorded(event_type: str, data: dict[str, Any], call: object = None) -> int:
+    def recorded(event_type: str, data: dict[str, Any]) -> None:
         published.append((event_type, data))
-        return publish(event_type, data, call)
+        publish(event_type, data)
 
-    app.state.broadcaster.publish = recorded
+    app.state.gateway.publish = recorded
     return app, published
 
 

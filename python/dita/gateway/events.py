@@ -23,14 +23,17 @@ integers below 2**53 (exact in JSON and JavaScript) until the year 2255. They ca
 restart at 1: a browser's ``EventSource`` sends back only the last id it saw, so an id the
 new run has also given out would resume the client in the middle of a stream it never saw.
 
-Everything runs on the event loop thread: ``publish`` never awaits, so the kernel's
-caller is never held up by a client.
+Everything runs on the event loop thread but ``publish_later``: ``publish`` never awaits, so
+the kernel's caller is never held up by a client. ``publish_later`` gives an event its id on
+the thread that publishes it (the kernel's lane), so a read there after it answers an id at or
+above the event's, and sends it on the event loop; every event goes out in the order of its id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -185,7 +188,11 @@ class Broadcaster:
         self.client_buffer_bytes = client_buffer_bytes
         self.history_limit = history
         self.history_bytes_limit = history_bytes
+        # The last id given: an event given it on another thread may be on its way to the loop.
         self.last_id = time.time_ns() // 1000 if start_id is None else start_id
+        self._ids = threading.Lock()
+        self._on_the_way = 0  # events given their id by publish_later, not yet sent
+        self._sent_id = self.last_id  # the id of the last event sent
         self._history: deque[tuple[int, bytes]] = deque()
         self.history_bytes = 0
         self._subscribers: set[Subscriber] = set()
@@ -207,10 +214,40 @@ class Broadcaster:
         return sum(sub.queued_bytes for sub in self._subscribers)
 
     def publish(self, event_type: str, data: dict[str, Any], call: object = None) -> int:
-        """Send one event to every client; returns its id. ``call`` names the kernel call that
-        published it: a client's buffer counts one call's events as one (None: a call of its own)."""
-        self.last_id += 1
-        event_id = self.last_id
+        """Send one event to every client (on the event loop); returns its id. ``call`` names the
+        kernel call that published it: a client's buffer counts one call's events as one (None: a
+        call of its own). Behind events of ``publish_later`` on their way, it goes after them."""
+        with self._ids:
+            self.last_id += 1
+            event_id = self.last_id
+            if self._on_the_way:
+                self._on_the_way += 1
+                asyncio.get_running_loop().call_soon(self._send_on_the_way, event_id, event_type, data, call)
+                return event_id
+        self._send(event_id, event_type, data, call)
+        return event_id
+
+    def publish_later(
+        self, loop: asyncio.AbstractEventLoop, event_type: str, data: dict[str, Any], call: object = None
+    ) -> int:
+        """``publish`` from another thread: the event's id is given now, the event sent on ``loop``
+        after the events given ids before it. Raises RuntimeError (nothing sent) once ``loop``
+        is closed."""
+        with self._ids:
+            event_id = self.last_id + 1
+            # Scheduled under the lock: the loop runs the events in the order of their ids.
+            loop.call_soon_threadsafe(self._send_on_the_way, event_id, event_type, data, call)
+            self.last_id = event_id
+            self._on_the_way += 1
+        return event_id
+
+    def _send_on_the_way(self, event_id: int, event_type: str, data: dict[str, Any], call: object) -> None:
+        with self._ids:
+            self._on_the_way -= 1
+        self._send(event_id, event_type, data, call)
+
+    def _send(self, event_id: int, event_type: str, data: dict[str, Any], call: object) -> None:
+        self._sent_id = event_id
         body = {"id": event_id, "type": event_type, "ts": time.time(), **data}
         frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (event_id, event_type.encode(), encode_json_bytes(body))
         self._keep(event_id, frame)
@@ -219,7 +256,6 @@ class Broadcaster:
         for sub in list(self._subscribers):
             if not sub.hold(frame, call, self.client_buffer, self.client_buffer_bytes):
                 self._drop(sub)
-        return event_id
 
     def _keep(self, event_id: int, frame: bytes) -> None:
         """Add ``frame`` to the history, the oldest going while it holds too many or too much."""
@@ -239,7 +275,7 @@ class Broadcaster:
             # client's state is from another run.
             replay.append(self._reset(last_event_id, self.last_id + 1))
         elif last_event_id is not None and last_event_id < self.last_id:
-            oldest = self._history[0][0] if self._history else self.last_id + 1
+            oldest = self._history[0][0] if self._history else self._sent_id + 1
             if last_event_id + 1 < oldest:  # events are gone, or the id is from an earlier run
                 replay.append(self._reset(last_event_id, oldest))
             replay.extend(frame for eid, frame in self._history if eid > last_event_id)

@@ -90,21 +90,20 @@ class GatewayState:
 
     # --- events --------------------------------------------------------------------------
 
-    def _broadcast(self, event_type: str, data: dict[str, Any], call: int | None = None) -> None:
-        self.broadcaster.publish(event_type, data, call)
-        self.metrics.sse_events.inc()
-
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
         """Send an event to the streams, from the event loop or from the lane (the events of one
         lane call count as one in a client's buffer)."""
         loop = self.lane.running_loop()
         if loop is None:
-            self._broadcast(event_type, data)
+            self.broadcaster.publish(event_type, data)
+            self.metrics.sse_events.inc()
             return
-        # From the lane: the broadcaster's queues are the event loop's. In the lane's order, and
+        # From the lane: the broadcaster's queues are the event loop's. Its id given here, so a
+        # read after it on the lane answers at least that id; sent in the lane's order, and
         # before the call's result wakes its request (which is scheduled after these).
         with contextlib.suppress(RuntimeError):  # the loop closed: no stream is left to tell
-            loop.call_soon_threadsafe(self._broadcast, event_type, data, self.lane.running_call())
+            self.broadcaster.publish_later(loop, event_type, data, self.lane.running_call())
+            self.metrics.sse_events.inc()
 
     def announce_control(self) -> dict[str, Any]:
         """The kernel's control state, sent as a `control` event (on the lane)."""
@@ -125,8 +124,9 @@ class GatewayState:
 
     async def read(self, read: Callable[[], T]) -> tuple[T, int]:
         """``read``'s result, run on the lane, and the id of the last event published before it
-        ran (``X-Last-Event-Id``): a later lane call's events are published after it, so their
-        ids are higher; the events at or below it are of the calls before, which it reads."""
+        ran (``X-Last-Event-Id``): a lane call's events are given their ids on the lane, so a
+        later call's are higher, and the events at or below it are of the calls before, which
+        it reads (some perhaps still on their way to the streams)."""
 
         def read_with_id() -> tuple[T, int]:
             return read(), self.broadcaster.last_id
