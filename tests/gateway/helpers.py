@@ -71,11 +71,13 @@ def start_server(
     journal: Callable[[], Any] | None = None,
     setup: Callable[[ExecutionKernel], None] | None = None,
     dead_man: Callable[[ExecutionKernel], Any] | None = None,
+    port: int = 0,
     **settings: Any,
 ) -> LiveServer:
     """``venue`` and ``journal`` build the kernel's venue (default: the kernel's own mock) and
     journal (default: none) inside the server thread; ``setup`` is given the kernel there, and
-    ``dead_man`` builds the gateway's dead-man switch over it."""
+    ``dead_man`` builds the gateway's dead-man switch over it. ``port``: 0 for any free one, or
+    the port of a server stopped before (a restart)."""
     box: dict[str, Any] = {}
     ready = threading.Event()
 
@@ -90,7 +92,7 @@ def start_server(
         gateway_settings = GatewaySettings(token=TOKEN, max_slots=max_slots, **settings)
         app = create_app(kernel, gateway_settings, dead_man=dead_man(kernel) if dead_man else None)
         # `dita serve`'s own server, so a test's stop is the real one (event streams ended).
-        server = GatewayServer.for_settings(app, kernel, gateway_settings.model_copy(update={"port": 0}))
+        server = GatewayServer.for_settings(app, kernel, gateway_settings.model_copy(update={"port": port}))
         box["server"], box["app"] = server, app
 
         async def serve() -> None:
