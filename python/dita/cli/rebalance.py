@@ -122,6 +122,22 @@ def _prices(given: list[str]) -> dict[str, float]:
     return prices
 
 
+def _refuse_prices_of_nothing(
+    prices: dict[str, float], portfolio: TargetPortfolio, venue: PaperVenue
+) -> None:
+    """Exit 2 naming a ``--price`` of a symbol neither a target nor held in the paper book: a typo
+    (BTCUSD for BTCUSDT) would leave the target it was meant for unpriced, and the rest traded."""
+    held = {symbol for symbol, qty in venue.positions().items() if qty}
+    targets = portfolio.symbols()
+    unknown = [symbol for symbol in prices if symbol not in targets and symbol not in held]
+    if unknown:
+        given = ", ".join(f"--price {symbol}={prices[symbol]:g}" for symbol in unknown)
+        fail(
+            f"{given}: neither a target nor held in the paper book, nothing planned "
+            f"(the targets' symbols: {', '.join(targets)})"
+        )
+
+
 def _paper_venue(
     book_path: Path | None,
     prices: dict[str, float],
@@ -466,7 +482,7 @@ def rebalance_command(
     ] = 30.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
-    """Bring the account to the targets: sells, then buys, through the kernel's risk guard."""
+    """Bring the account to the targets: what reduces a position first, through the kernel's risk guard."""
     if ccxt_exchange is not None and not (live_orders or ccxt_sandbox or dry_run):
         # Real orders with the keys the environment holds: said on the command line, as `dita
         # live` asks of a config's mode live.
@@ -512,6 +528,7 @@ def rebalance_command(
             quote_currency,
             1.0 if leverage is None else leverage,
         )
+        _refuse_prices_of_nothing(prices, portfolio, venue)
 
     kernel: ExecutionKernel | None = None
     reconciled: ReconciliationReport | None = None

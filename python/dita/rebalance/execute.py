@@ -188,6 +188,15 @@ def read_account(
         cash = 0.0
         warnings.append(f"the venue states no balances: equity counts no {quote_currency} cash")
     unpriced = [s for s, q in positions.items() if q and s not in prices]
+    if _positions_are_contracts(venue):
+        # Equity is the balance there: a contract the targets leave alone needs no price.
+        left_alone = sorted(s for s in unpriced if s not in symbols)
+        unpriced = [s for s in unpriced if s in symbols]
+        if left_alone:
+            warnings.append(
+                f"the venue states no price for the positions in {', '.join(left_alone)}: the targets "
+                "leave them alone, and a futures equity is the balance, so they are not valued or traded"
+            )
     if unpriced:
         raise PlanError(
             f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: "
@@ -376,7 +385,7 @@ def send_plan(
     sleep: Callable[[float], None] = time.sleep,
     stale_prices: Mapping[str, str] | None = None,
 ) -> list[LegResult]:
-    """Sends each leg of ``plan`` through ``kernel`` in the plan's order (sells first), then
+    """Sends each leg of ``plan`` through ``kernel`` in the plan's order (``in_send_order``), then
     waits up to ``fill_wait_s`` for the fills a venue reports later. ``after_leg`` hears each
     leg's result once sent (the paper venue's book is saved there). ``stale_prices``: the
     venue's prices not this run's, by symbol with why (a paper book's quote of an earlier run):

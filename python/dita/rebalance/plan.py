@@ -1,8 +1,9 @@
 """The plan of a rebalance: from the account as the venue states it (positions, equity, prices)
 and a target portfolio, the order per symbol that brings the account to its target, rounded
 down to the lot step, with what falls under one lot ("dust") or under the venue's minimum
-size or notional ("below floor") skipped and reported with the residual left. Sells come
-before buys, so the cash they free is there when the buys go out.
+size or notional ("below floor") skipped and reported with the residual left. The legs that
+reduce a position go first, then the sells that open one, then the buys (``in_send_order``), so
+the cash and margin they free are there when the orders that take them go out.
 
 An order against the side of trades an earlier rebalance opened in the kernel exits those
 first (a sell exits LONG trades, a buy SHORT ones), as far as the venue holds that side, so the
@@ -31,6 +32,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "Skipped",
+    "in_send_order",
     "intent_id",
     "make_plan",
     "plan_from_json",
@@ -212,8 +214,6 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
             skipped.append(entry)
         elif entry is not None:
             legs.append(entry)
-    # Sells first, so the cash they free funds the buys; within a side, the file's order.
-    legs.sort(key=lambda leg: leg.side != "SELL")
     return Plan(
         portfolio.source_run,
         portfolio.content_hash,
@@ -221,10 +221,36 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         dict(account.positions),
         dict(account.prices),
         targets,
-        tuple(legs),
+        in_send_order(legs, _held(account)),
         tuple(skipped),
         (*account.warnings, *_leverage_warning(portfolio)),
     )
+
+
+def _held(account: Account) -> dict[str, Decimal]:
+    """What ``account`` holds of each symbol, counting what its working orders have left to fill."""
+    held = {s: decimal(q) for s, q in account.positions.items()}
+    for symbol, left in account.working.items():
+        held[symbol] = held.get(symbol, Decimal(0)) + decimal(left)
+    return held
+
+
+def in_send_order(legs: list[Leg], held: dict[str, Decimal]) -> tuple[Leg, ...]:
+    """``legs`` in the order they are sent: first each that takes its symbol's position toward 0
+    (``held`` before them) by its whole size, an exit or an entry against a position held from
+    elsewhere, as it frees cash or margin; then the sells that open, then the buys that open.
+    Within each, the file's order. A short's buy back goes before a new short's sale, whose
+    margin it frees, as a long's sale goes before a buy."""
+    left = dict(held)
+    reduces: dict[int, bool] = {}
+    for n, leg in enumerate(legs):
+        position = left.get(leg.symbol, Decimal(0))
+        signed = decimal(leg.quantity) if leg.side == "BUY" else -decimal(leg.quantity)
+        against = position < 0 if leg.side == "BUY" else position > 0
+        reduces[n] = leg.action == "EXIT" or (against and abs(signed) <= abs(position) + Decimal(QTY_EPS))
+        left[leg.symbol] = position + signed
+    order = sorted(range(len(legs)), key=lambda n: (not reduces[n], legs[n].side != "SELL"))
+    return tuple(legs[n] for n in order)
 
 
 def _check_equity(portfolio: TargetPortfolio, equity: float) -> None:
