@@ -54,7 +54,14 @@ from dita.rebalance import (
 )
 from dita.rebalance.execute import NOT_FILLED, PlanError, open_trades, working_quantities
 from dita.rebalance.plan import AccountUnreadable, Plan
-from dita.rebalance.run import KernelLog, RebalanceRun, rebalanced_to, record_attempts, resumed_plan
+from dita.rebalance.run import (
+    RESUME_PRICE_TOLERANCE,
+    KernelLog,
+    RebalanceRun,
+    rebalanced_to,
+    record_attempts,
+    resumed_plan,
+)
 from dita.rebalance.run import dry_run as plan_only
 from dita.reconcile import ReconciliationReport
 from dita.risk import MarketLimits
@@ -301,6 +308,8 @@ class _Session:
     markets: list[str] | None = None
     # The paper book's quotes of an earlier run, not traded at (``_stale_quotes``).
     stale_prices: dict[str, str] = field(default_factory=dict)
+    # How far the price may have moved from a resumed plan's before its legs are planned again.
+    price_tolerance: float = RESUME_PRICE_TOLERANCE
 
     # The recovered kernel's reconciliation with the venue (None for a new kernel): the first
     # rebalance report says the positions it found apart, later versions' reports do not.
@@ -350,6 +359,7 @@ class _Session:
                 working=working_quantities(logged) if logged is not None else None,
                 stale_prices=self.stale_prices,
                 on_log=log,
+                price_tolerance=self.price_tolerance,
             )
         else:
             record_attempts(self.state, portfolio)
@@ -364,6 +374,7 @@ class _Session:
                 after_leg=lambda _result: self.save_book(),
                 reconciled=self.reconciled,
                 stale_prices=self.stale_prices,
+                price_tolerance=self.price_tolerance,
             )
             # Found when the kernel opened: a later version's report would repeat figures of then.
             self.reconciled = None
@@ -481,6 +492,14 @@ def rebalance_command(
         float, typer.Option(min=0.0, help="Seconds to wait for fills reported later")
     ] = 30.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    resume_price_tolerance: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="A resumed plan's legs not sent are planned again once the price moved beyond "
+            "this share of it (0.01)",
+        ),
+    ] = RESUME_PRICE_TOLERANCE,
 ) -> None:
     """Bring the account to the targets: what reduces a position first, through the kernel's risk guard."""
     if ccxt_exchange is not None and not (live_orders or ccxt_sandbox or dry_run):
@@ -505,6 +524,7 @@ def rebalance_command(
     # Slept on after a rebalance has sent its orders: inf would end the run there, in a traceback.
     require_finite("--watch-every", watch_every)
     require_finite("--fill-wait", fill_wait, allow_zero=True)
+    require_finite("--resume-price-tolerance", resume_price_tolerance, allow_zero=True)
     prices = _prices(price or [])
     if state_dir is not None:
         state, named = state_dir, "--state-dir"
@@ -559,6 +579,7 @@ def rebalance_command(
     )
     session.book = book
     session.stale_prices = stale
+    session.price_tolerance = resume_price_tolerance
     session.checked = None if watch else portfolio.content_hash
     if live:
         session.markets = venue.settings.markets

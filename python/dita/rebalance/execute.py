@@ -43,6 +43,7 @@ __all__ = [
     "reference_prices",
     "refuse_weights_priced_elsewhere",
     "send_plan",
+    "unsent_legs",
     "working_quantities",
 ]
 
@@ -405,6 +406,26 @@ def send_plan(
     return results
 
 
+def unsent_legs(kernel: Any, plan: Plan) -> list[Leg]:
+    """The legs of ``plan`` that ``send_plan`` would send at the plan's size: those the kernel has
+    not taken, and those whose order (and each retry's) an earlier run saw end with nothing
+    filled, which go again under a retry id. A leg taken and filled, part filled or still working
+    is not sent again."""
+    log = _PlanLog(kernel, plan)
+    unsent = []
+    for leg in plan.legs:
+        tried, retries = leg, 0
+        while kernel.intent_taken(tried.intent_id):
+            logged = log.order(tried.intent_id)
+            if logged is None or not _filled_nothing(kernel, logged):
+                break
+            retries += 1
+            tried = replace(leg, intent_id=f"{leg.intent_id}:retry-{retries}")
+        else:
+            unsent.append(leg)
+    return unsent
+
+
 @dataclass
 class _PlanLog:
     """The orders of ``plan``'s legs the kernel's log holds, read once, when the first leg is
@@ -508,7 +529,7 @@ def _sent_before(leg: Leg, log: _PlanLog) -> LegResult:
     result.fills = list(logged.fills)
     if not _ended(log.kernel, logged):
         return result
-    if not logged.fills and logged.filled_at_end == 0:
+    if _filled_nothing(log.kernel, logged):
         refused = logged.ending in ("REJECT", "RATE_LIMITED")
         result.status = "refused (earlier run)" if refused else "unfilled (earlier run)"
     elif result.unfilled > QTY_EPS:
@@ -519,6 +540,11 @@ def _sent_before(leg: Leg, log: _PlanLog) -> LegResult:
         return result
     result.diagnostic, result.reason = logged.ending, logged.reason
     return result
+
+
+def _filled_nothing(kernel: Any, logged: LoggedOrder) -> bool:
+    """Whether ``logged``'s order ended (``_ended``) with nothing filled: it is sent again."""
+    return _ended(kernel, logged) and not logged.fills and logged.filled_at_end == 0
 
 
 def _ended(kernel: Any, logged: LoggedOrder) -> bool:

@@ -32,6 +32,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "Skipped",
+    "held_with_working",
     "in_send_order",
     "intent_id",
     "make_plan",
@@ -221,13 +222,13 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         dict(account.positions),
         dict(account.prices),
         targets,
-        in_send_order(legs, _held(account)),
+        in_send_order(legs, held_with_working(account)),
         tuple(skipped),
         (*account.warnings, *_leverage_warning(portfolio)),
     )
 
 
-def _held(account: Account) -> dict[str, Decimal]:
+def held_with_working(account: Account) -> dict[str, Decimal]:
     """What ``account`` holds of each symbol, counting what its working orders have left to fill."""
     held = {s: decimal(q) for s, q in account.positions.items()}
     for symbol, left in account.working.items():

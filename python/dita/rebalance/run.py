@@ -8,12 +8,15 @@ many were written, a plan moved aside or removed counted too). A plan made afres
 those and past every number under which one of its intent ids is one the kernel took (it would
 refuse it), so no state dir (or a new one) takes their ids either. A run killed mid-way and
 started again on the same file and the same write-ahead log sends only what the kernel has not
-taken. A plan is taken up only on the log it was written with (``LogPosition``); a plan that ran
-to its end is not taken up: the file is planned afresh, from the account, under ids of its own."""
+taken, and the legs it has not taken whose price has moved beyond ``RESUME_PRICE_TOLERANCE``
+since the plan was written are planned again from the account (``repriced``). A plan is taken
+up only on the log it was written with (``LogPosition``); a plan that ran to its end is not
+taken up: the file is planned afresh, from the account, under ids of its own."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,18 +32,23 @@ from dita.rebalance.execute import (
     named_positions,
     open_trades,
     read_account,
+    reference_prices,
     refuse_weights_priced_elsewhere,
     send_plan,
+    unsent_legs,
     working_quantities,
 )
 from dita.rebalance.plan import (
     TRADE_PREFIX,
     Account,
     AccountUnreadable,
+    Leg,
     LogPosition,
     OpenTrade,
     Plan,
     PlanError,
+    held_with_working,
+    in_send_order,
     make_plan,
     plan_from_json,
     plan_json,
@@ -54,6 +62,7 @@ from dita.reconcile import ReconciliationReport
 from dita.venues.protocol import VenueUnavailable
 
 __all__ = [
+    "RESUME_PRICE_TOLERANCE",
     "KernelLog",
     "RebalanceRun",
     "dry_run",
@@ -66,9 +75,14 @@ __all__ = [
     "rebalanced_to",
     "record_attempts",
     "refuse_another_log",
+    "repriced",
     "resumed_plan",
 ]
 
+
+# How far, as a share of the price a resumed plan's leg was sized at, the venue's price may have
+# moved before the legs of its symbol not yet sent are planned again from the account.
+RESUME_PRICE_TOLERANCE = 0.01
 
 # The file under state_dir/plans naming the last plan written there: an older one is not taken
 # up (a targets file restored after a newer one is planned afresh, to be back on its targets).
@@ -241,6 +255,92 @@ def plan_rebalance(
     return numbered, account
 
 
+def repriced(
+    venue: Any,
+    portfolio: TargetPortfolio,
+    plan: Plan,
+    unsent: list[Leg],
+    *,
+    quote_currency: str,
+    trades: tuple[OpenTrade, ...],
+    working: dict[str, float] | None,
+    stale_prices: Mapping[str, str] | None,
+    taken: Callable[[str], bool],
+    tolerance: float,
+) -> tuple[Plan, Account | None]:
+    """The written ``plan`` with each symbol whose ``unsent`` legs (``unsent_legs``) were sized at
+    a price the venue's has moved from by more than ``tolerance`` of it planned again from the
+    account: those legs are replaced by the symbol's legs made afresh (its target quantity at
+    the price now), each under a retry id of its own (``ID:retry-N``, N past those ``taken``),
+    after the legs the kernel took. The account read for it, None when no price moved beyond
+    ``tolerance`` (``plan`` returned as it is). A symbol ``stale_prices`` names is not repriced:
+    its legs read "no price" (``send_plan``)."""
+    unpriced = stale_prices or {}
+    now = reference_prices(venue, {leg.symbol for leg in unsent if leg.symbol not in unpriced})
+    moved: dict[str, tuple[float, float]] = {}
+    for leg in unsent:
+        price = now.get(leg.symbol)
+        if (
+            price is not None
+            and leg.symbol not in moved
+            and abs(price - leg.reference_price) > tolerance * leg.reference_price
+        ):
+            moved[leg.symbol] = (leg.reference_price, price)
+    if not moved:
+        return plan, None
+    account = _account(venue, portfolio, quote_currency, trades, working, stale_prices)
+    again = replace(portfolio, targets=tuple(t for t in portfolio.targets if t.symbol in moved))
+    fresh = _numbered(make_plan(again, account), portfolio, plan.attempt)
+    replaced = {leg.intent_id for leg in unsent if leg.symbol in moved}
+    unsent_ids = {leg.intent_id for leg in unsent}
+    sent = [leg for leg in plan.legs if leg.intent_id not in unsent_ids]
+    kept = {leg.intent_id for leg in plan.legs if leg.intent_id not in replaced}
+    legs = [leg for leg in unsent if leg.intent_id not in replaced]
+    for leg in fresh.legs:
+        retry = 1
+        while taken(f"{leg.intent_id}:retry-{retry}") or f"{leg.intent_id}:retry-{retry}" in kept:
+            retry += 1
+        legs.append(replace(leg, intent_id=f"{leg.intent_id}:retry-{retry}"))
+    said = [
+        f"{symbol}: planned at {was:g}, now {price:g}, moved beyond the {tolerance:g} of its price a "
+        "resumed plan's legs are sent within: its legs not sent are planned again from the account"
+        for symbol, (was, price) in moved.items()
+    ]
+    return replace(
+        plan,
+        prices={**plan.prices, **{s: account.prices[s] for s in moved if s in account.prices}},
+        targets={**plan.targets, **fresh.targets},
+        legs=(*sent, *in_send_order(legs, held_with_working(account))),
+        skipped=(*(s for s in plan.skipped if s.symbol not in moved), *fresh.skipped),
+        warnings=(*plan.warnings, *said),
+    ), account
+
+
+def _check_tolerance(price_tolerance: float) -> None:
+    if not (math.isfinite(price_tolerance) and price_tolerance >= 0):
+        raise ValueError(f"price_tolerance {price_tolerance!r} is not a finite share of the price, 0 or more")
+
+
+def _account(
+    venue: Any,
+    portfolio: TargetPortfolio,
+    quote_currency: str,
+    trades: tuple[OpenTrade, ...],
+    working: dict[str, float] | None,
+    stale_prices: Mapping[str, str] | None,
+) -> Account:
+    """The account ``venue`` states for ``portfolio`` (``read_account``); AccountUnreadable when
+    it cannot be asked, PlanError when its answer cannot be read."""
+    try:
+        return read_account(venue, portfolio.symbols(), quote_currency, trades, working, stale_prices)
+    except VenueUnavailable as exc:
+        raise AccountUnreadable(f"the account could not be read from the venue: {exc}") from exc
+    except PlanError:
+        raise
+    except ValueError as exc:  # an answer of the venue's that cannot be read (a balance of no currency)
+        raise PlanError(f"the venue's account cannot be read: {exc}") from exc
+
+
 def _numbered(plan: Plan, portfolio: TargetPortfolio, attempt: int) -> Plan:
     """``plan`` as the ``attempt``-th of ``portfolio`` in its state dir: from the second on its
     intents, and the trades it opens, are named by ``plan_version``, so the kernel does not
@@ -367,10 +467,13 @@ def dry_run(
     working: dict[str, float] | None = None,
     stale_prices: Mapping[str, str] | None = None,
     on_log: KernelLog | None = None,
+    price_tolerance: float = RESUME_PRICE_TOLERANCE,
 ) -> RebalanceRun:
     """The plan ``rebalance`` would send, and its report, with nothing written or sent. A written
     plan is refused as ``rebalance`` refuses it on ``on_log``, the log the run would take it up
-    on (None: not checked), and its legs of a symbol ``stale_prices`` names read "no price"."""
+    on (None: not checked), its legs ``on_log`` has not taken repriced as ``rebalance`` reprices
+    them, and its legs of a symbol ``stale_prices`` names read "no price"."""
+    _check_tolerance(price_tolerance)
     plan, account = plan_rebalance(
         venue,
         portfolio,
@@ -384,11 +487,23 @@ def dry_run(
     if account is None:
         if state_dir is not None and on_log is not None:
             refuse_another_log(plan, plan_path(state_dir, portfolio, plan.attempt), on_log, trades)
+        taken = _taken(plan, on_log)
+        plan, _ = repriced(
+            venue,
+            portfolio,
+            plan,
+            [leg for leg in plan.legs if leg.intent_id not in taken],
+            quote_currency=quote_currency,
+            trades=trades,
+            working=working,
+            stale_prices=stale_prices,
+            taken=taken.__contains__,
+            tolerance=price_tolerance,
+        )
         # Sized in an earlier run, a leg the kernel has not taken is not sent at the venue's
         # stale price (``send_plan``).
         unpriced = stale_prices or {}
         if any(leg.symbol in unpriced for leg in plan.legs):
-            taken = _taken(plan, on_log)
             results = [
                 LegResult(leg, "no price", reason=unpriced[leg.symbol])
                 for leg in plan.legs
@@ -434,13 +549,16 @@ def rebalance(
     after_leg: Callable[[LegResult], object] | None = None,
     reconciled: ReconciliationReport | None = None,
     stale_prices: Mapping[str, str] | None = None,
+    price_tolerance: float = RESUME_PRICE_TOLERANCE,
 ) -> RebalanceRun:
     """Plans (or takes up the written plan of, on the log it was written with: else PlanError,
-    ``refuse_another_log``) ``portfolio`` on ``kernel``'s venue and sends it, ``before_send``
+    ``refuse_another_log``; its legs not sent whose price moved beyond ``price_tolerance`` of it
+    planned again, ``repriced``) ``portfolio`` on ``kernel``'s venue and sends it, ``before_send``
     called once the plan is going out, ``after_leg`` after each leg.
     ``state_dir`` None keeps no plan or report. ``reconciled``: the reconciliation of a kernel
     recovered from its log with the venue, whose positions found apart the report's warnings
     say. ``stale_prices``: the venue's prices not this run's, which it does not trade at."""
+    _check_tolerance(price_tolerance)
     venue = kernel.venue
     if state_dir is not None:
         record_attempts(state_dir, portfolio)
@@ -460,6 +578,18 @@ def rebalance(
     if resumed:
         assert written is not None
         refuse_another_log(plan, written, kernel_log(kernel), trades)
+        plan, account = repriced(
+            venue,
+            portfolio,
+            plan,
+            unsent_legs(kernel, plan),
+            quote_currency=quote_currency,
+            trades=trades,
+            working=working_quantities(kernel),
+            stale_prices=stale_prices,
+            taken=kernel.intent_taken,
+            tolerance=price_tolerance,
+        )
     if account is not None:
         # The kernel floors each leg by the same limits the plan rounded it to.
         for symbol, limits in account.limits.items():
@@ -467,7 +597,9 @@ def rebalance(
         if state_dir is not None and written is not None:
             # Before the first order: a run killed after it resumes this plan, not one made
             # from the account it left half rebalanced; on this log only, which holds its legs.
-            plan = replace(plan, written_at=_log_position(kernel))
+            # A plan repriced keeps where it was first written: its legs sent before follow it.
+            if not resumed:
+                plan = replace(plan, written_at=_log_position(kernel))
             _write_json(written, plan_json(plan))
             record_attempts(state_dir, portfolio, plan.attempt)
             newest = written.parent / NEWEST_PLAN

@@ -108,7 +108,8 @@ class _Rows:
                 self.fills += block.tuples()
 
     def _wanted(self, intent_id: str) -> bool:
-        return retried(intent_id) in self.wanted
+        # A leg planned again at a moved price goes under a retry id of its own (``run``).
+        return intent_id in self.wanted or retried(intent_id) in self.wanted
 
     def orders(self) -> dict[str, LoggedOrder]:
         taken: dict[str, LoggedOrder] = {}
