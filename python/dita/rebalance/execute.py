@@ -37,6 +37,7 @@ __all__ = [
     "Fill",
     "LegResult",
     "PlanError",
+    "kernel_names",
     "named_positions",
     "open_trades",
     "read_account",
@@ -125,6 +126,23 @@ def open_trades(kernel: Any) -> tuple[OpenTrade, ...]:
         for slot in kernel.slots()
         if slot["fsm_state"] == "POSITION_OPEN" and str(slot["trade_id"]).startswith(TRADE_PREFIX)
     )
+
+
+def kernel_names(venue: Any, symbols: Iterable[str], assets: Iterable[str]) -> dict[str, str]:
+    """Each of ``symbols`` whose market the kernel holds under another of ``assets`` (its open
+    trades' and working orders' names), to that name: a ccxt venue takes a market as its symbol
+    (BTC/USDT) or its id (BTCUSDT), and refuses an entry under a second name of a market the
+    kernel holds, whose cap and position the kernel would count twice."""
+    held_as = getattr(venue, "position_asset", None)
+    if not callable(held_as):
+        return {}
+    targets = {str(held_as(symbol)): symbol for symbol in symbols}
+    names: dict[str, str] = {}
+    for asset in sorted(set(assets)):
+        symbol = targets.get(str(held_as(asset)))
+        if symbol is not None and symbol != asset:
+            names.setdefault(symbol, asset)
+    return names
 
 
 def working_quantities(kernel: Any) -> dict[str, float]:
@@ -385,18 +403,22 @@ def send_plan(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     stale_prices: Mapping[str, str] | None = None,
+    assets: Mapping[str, str] | None = None,
 ) -> list[LegResult]:
     """Sends each leg of ``plan`` through ``kernel`` in the plan's order (``in_send_order``), then
     waits up to ``fill_wait_s`` for the fills a venue reports later. ``after_leg`` hears each
     leg's result once sent (the paper venue's book is saved there). ``stale_prices``: the
     venue's prices not this run's, by symbol with why (a paper book's quote of an earlier run):
     a leg of one that the kernel has not taken (a written plan's, resumed) is not sent, as the
-    venue would fill it there, and is reported "no price" with why."""
+    venue would fill it there, and is reported "no price" with why. ``assets``: the name the
+    kernel holds a target's market under where it is another spelling (``kernel_names``), which
+    its legs are sent under."""
     results = []
     log = _PlanLog(kernel, plan)
     for leg in plan.legs:
         unpriced = (stale_prices or {}).get(leg.symbol)
-        for result in _send(kernel, plan.source_run, leg, log, unpriced):
+        asset = (assets or {}).get(leg.symbol, leg.symbol)
+        for result in _send(kernel, plan.source_run, leg, log, unpriced, asset):
             results.append(result)
             if after_leg is not None:
                 after_leg(result)
@@ -457,25 +479,27 @@ class _PlanLog:
         return None if self.orders is None else self.orders.get(intent_id)
 
 
-def _send(kernel: Any, source_run: str, leg: Leg, log: _PlanLog, unpriced: str | None) -> list[LegResult]:
+def _send(
+    kernel: Any, source_run: str, leg: Leg, log: _PlanLog, unpriced: str | None, asset: str
+) -> list[LegResult]:
     """``leg`` sent, or as an earlier run sent it. One whose order ended with nothing filled is
     sent again under the next retry id (``ID:retry-N``), the same in every run, so a retry killed
     mid-way is found taken as the leg was, never sent twice. ``unpriced``: why the venue's price
     of the leg's symbol is not this run's; a leg (or retry) the kernel has not taken is then
-    reported "no price", not sent."""
+    reported "no price", not sent. ``asset``: the name the kernel trades the leg's market as."""
     earlier: list[LegResult] = []
     tried = leg
     while True:
         if unpriced is not None and log.order(tried.intent_id) is None:
             return [*earlier, LegResult(tried, "no price", reason=unpriced)]
-        result = _send_once(kernel, source_run, tried, log)
+        result = _send_once(kernel, source_run, tried, log, asset)
         if result.status not in UNFILLED_BEFORE:
             return [*earlier, result]
         earlier.append(result)
         tried = replace(leg, intent_id=f"{leg.intent_id}:retry-{len(earlier)}")
 
 
-def _send_once(kernel: Any, source_run: str, leg: Leg, log: _PlanLog) -> LegResult:
+def _send_once(kernel: Any, source_run: str, leg: Leg, log: _PlanLog, asset: str) -> LegResult:
     slot_id = kernel.free_slot_id() if leg.action == "ENTER" else leg.slot_id
     # An ENTER opens a trade on the order's side; an EXIT names the side of the trade it exits.
     opens_long = leg.side == "BUY"
@@ -483,7 +507,7 @@ def _send_once(kernel: Any, source_run: str, leg: Leg, log: _PlanLog) -> LegResu
         leg.intent_id,
         leg.trade_id,
         0 if slot_id is None else slot_id,
-        leg.symbol,
+        asset,
         "LONG" if opens_long == (leg.action == "ENTER") else "SHORT",
         leg.action,
         reference_price=leg.reference_price,

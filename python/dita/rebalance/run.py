@@ -29,6 +29,7 @@ from dita.rebalance.audit import record_hash
 from dita.rebalance.execute import (
     FILL_WAIT_S,
     LegResult,
+    kernel_names,
     named_positions,
     open_trades,
     read_account,
@@ -47,6 +48,7 @@ from dita.rebalance.plan import (
     OpenTrade,
     Plan,
     PlanError,
+    decimal,
     held_with_working,
     in_send_order,
     make_plan,
@@ -474,6 +476,8 @@ def dry_run(
     on (None: not checked), its legs ``on_log`` has not taken repriced as ``rebalance`` reprices
     them, and its legs of a symbol ``stale_prices`` names read "no price"."""
     _check_tolerance(price_tolerance)
+    assets = kernel_names(venue, portfolio.symbols(), [trade.symbol for trade in trades])
+    trades, working = _as_targets(assets, trades, working)
     plan, account = plan_rebalance(
         venue,
         portfolio,
@@ -511,6 +515,23 @@ def dry_run(
             ]
     report = report_json(plan, results, None, dry_run=True)
     return RebalanceRun(plan, account is None, results, report, None)
+
+
+def _as_targets(
+    assets: Mapping[str, str], trades: tuple[OpenTrade, ...], working: dict[str, float] | None
+) -> tuple[tuple[OpenTrade, ...], dict[str, float] | None]:
+    """``trades`` and ``working`` with the kernel's name of a target's market (``kernel_names``:
+    BTC/USDT) as the target spells it (BTCUSDT), so an order of the target exits the trades the
+    kernel holds of it and counts what its working orders have left."""
+    target = {asset: symbol for symbol, asset in assets.items()}
+    renamed = tuple(replace(t, symbol=target.get(t.symbol, t.symbol)) for t in trades)
+    if working is None:
+        return renamed, None
+    counted: dict[str, float] = {}
+    for asset, left in working.items():
+        symbol = target.get(asset, asset)
+        counted[symbol] = float(decimal(counted.get(symbol, 0.0)) + decimal(left))
+    return renamed, counted
 
 
 def _taken(plan: Plan, log: KernelLog | None) -> set[str]:
@@ -562,14 +583,16 @@ def rebalance(
     venue = kernel.venue
     if state_dir is not None:
         record_attempts(state_dir, portfolio)
-    trades = open_trades(kernel)
+    held = [slot["asset"] for slot in kernel.slots() if slot["fsm_state"] == "POSITION_OPEN"]
+    assets = kernel_names(venue, portfolio.symbols(), [*held, *(o.asset for o in kernel.open_orders())])
+    trades, working = _as_targets(assets, open_trades(kernel), working_quantities(kernel))
     plan, account = plan_rebalance(
         venue,
         portfolio,
         state_dir=state_dir,
         quote_currency=quote_currency,
         trades=trades,
-        working=working_quantities(kernel),
+        working=working,
         stale_prices=stale_prices,
         taken=kernel.intent_taken,
     )
@@ -585,7 +608,7 @@ def rebalance(
             unsent_legs(kernel, plan),
             quote_currency=quote_currency,
             trades=trades,
-            working=working_quantities(kernel),
+            working=working,
             stale_prices=stale_prices,
             taken=kernel.intent_taken,
             tolerance=price_tolerance,
@@ -593,7 +616,7 @@ def rebalance(
     if account is not None:
         # The kernel floors each leg by the same limits the plan rounded it to.
         for symbol, limits in account.limits.items():
-            kernel.set_market_limits(symbol, limits.model_dump())
+            kernel.set_market_limits(assets.get(symbol, symbol), limits.model_dump())
         if state_dir is not None and written is not None:
             # Before the first order: a run killed after it resumes this plan, not one made
             # from the account it left half rebalanced; on this log only, which holds its legs.
@@ -608,7 +631,9 @@ def rebalance(
         before_send()
     # A written plan's legs were sized in an earlier run: one of a symbol not priced in this one
     # is not sent at the venue's stale price.
-    results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg, stale_prices=stale_prices)
+    results = send_plan(
+        kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg, stale_prices=stale_prices, assets=assets
+    )
     if reconciled is not None:
         # Said in this report only: a plan resumed later says what its own run finds.
         plan = replace(plan, warnings=(*plan.warnings, *positions_apart(reconciled)))
