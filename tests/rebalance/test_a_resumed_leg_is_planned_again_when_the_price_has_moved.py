@@ -7,13 +7,16 @@ target. Within the tolerance the plan is sent as written."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from paper_account import paper_venue
+from typer.testing import CliRunner
 
 from dita import ExecutionKernel
-from dita.rebalance import TargetPortfolio, parse_targets, rebalance
+from dita.cli import app
+from dita.rebalance import TargetPortfolio, dry_run, parse_targets, rebalance
 from dita.venues.paper import PaperVenue
 
 STAMP = {"source_run": "run-207", "generated_at": "2026-11-28T09:00:00Z"}
@@ -110,3 +113,47 @@ def test_the_retry_of_a_leg_that_filled_nothing_is_sized_at_the_price_now(tmp_pa
     assert said == [("buy:retry-1", 0.2, "sent")], said
     assert venue.positions()["BTC"] == pytest.approx(0.2)
     assert run.report["symbols"][0]["target_quantity"] == pytest.approx(0.2)
+
+
+def test_a_dry_run_shows_the_legs_planned_again(tmp_path: Path) -> None:
+    portfolio = _portfolio(0.5)
+    venue = paper_venue(10_000.0, {}, leverage=3.0)
+    _killed_before_sending(tmp_path, venue, portfolio)
+    venue.on_quote("BTC", 100_000.0, 100_000.0, 1e12, 1e12, 2.0)
+    run = dry_run(venue, portfolio, state_dir=tmp_path, quote_currency="USDT")
+    (row,) = run.report["symbols"]
+    assert [(o["intent_id"].split(":", 4)[-1], o["quantity"]) for o in row["orders"]] == [
+        ("buy:retry-1", 0.05)
+    ]
+    assert venue.positions() == {}
+
+
+@pytest.mark.parametrize("tolerance", [-0.01, math.nan, math.inf])
+def test_a_tolerance_that_is_no_share_of_the_price_is_refused(tmp_path: Path, tolerance: float) -> None:
+    venue = paper_venue(10_000.0, {}, leverage=3.0)
+    with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(tmp_path / "wal"), max_slots=8) as kernel:
+        with pytest.raises(ValueError, match=f"price_tolerance {tolerance!r}"):
+            rebalance(
+                kernel, _portfolio(0.5), state_dir=tmp_path, quote_currency="USDT", price_tolerance=tolerance
+            )
+    assert venue.positions() == {}
+
+
+def test_the_command_takes_a_tolerance_and_refuses_one_that_is_not_finite(tmp_path: Path) -> None:
+    targets = tmp_path / "t.json"
+    targets.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTC", "weight": 0.5}]}))
+    args = [
+        "rebalance",
+        "--targets",
+        str(targets),
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--price",
+        "BTC=50000",
+    ]
+    taken = CliRunner().invoke(app, [*args, "--resume-price-tolerance", "0.05", "--dry-run"])
+    assert taken.exit_code == 0, taken.output
+    refused = CliRunner().invoke(app, [*args, "--resume-price-tolerance", "nan"])
+    assert refused.exit_code == 2, refused.output
+    assert "--resume-price-tolerance" in refused.output
+    assert not (tmp_path / "s").exists()
