@@ -12,7 +12,8 @@ floored as entries are, and the whole lots they leave together (each under one l
 go out with the entry.
 
 A plan is pure data: the same account and targets give the same plan, and a plan written
-before the first order (``plan_json``) is what a resumed run sends the rest of."""
+before the first order (``plan_json``) is what a resumed run sends the rest of, the legs of a
+symbol whose price has moved since planned again from the account (``run.repriced``)."""
 
 from __future__ import annotations
 
