@@ -1,5 +1,6 @@
 """The write-ahead log's files as Python reads them without replaying the log: the names of its
-segments and checkpoints and the start of their headers (docs/reference/log-format.md)."""
+segments, checkpoints and marker files and the start of their headers
+(docs/reference/log-format.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from dita._kernel import WalError
 SEGMENT_MAGIC = b"DITAWAL\x00"
 CHECKPOINT_MAGIC = b"DITACKP\x00"
 _CHECKPOINT_NAME = re.compile(r"ckpt-(\d{20})\.ckpt")
+SYNCED_ALWAYS_FILE = "synced-always"
+"""The file a writer under fsync "always" keeps in its log: an open that finds it skips no client
+order id, as no record whose order went out can have been lost (docs/concepts/write-ahead-log.md,
+"Durability")."""
 
 
 def kernel_id_end(path: Path, file: BinaryIO, magic: bytes = SEGMENT_MAGIC) -> int:
@@ -29,16 +34,21 @@ def kernel_id_end(path: Path, file: BinaryIO, magic: bytes = SEGMENT_MAGIC) -> i
 def first_kept_seq(wal_dir: Path) -> int | None:
     """The seq the oldest segment of ``wal_dir`` starts at, as its header states it (None: no
     segment): the records before it are archived."""
-    segments = sorted(wal_dir.glob("seg-*.wal"))
-    if not segments:
+    kept = segments(wal_dir)
+    if not kept:
         return None
-    with segments[0].open("rb") as file:
-        file.seek(kernel_id_end(segments[0], file))
+    with kept[0].open("rb") as file:
+        file.seek(kernel_id_end(kept[0], file))
         first = file.read(8)
     if len(first) < 8:
-        raise WalError(f"{segments[0]}: its header is cut short")
+        raise WalError(f"{kept[0]}: its header is cut short")
     (seq,) = struct.unpack("<Q", first)
     return int(seq)
+
+
+def segments(wal_dir: Path) -> list[Path]:
+    """The segments of ``wal_dir``, oldest first (their names give their first seq in 20 digits)."""
+    return sorted(wal_dir.glob("seg-*.wal"))
 
 
 def checkpoints(wal_dir: Path) -> list[tuple[int, Path]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError, wal_verify
-from dita._wal_files import kernel_id_end
+from dita._wal_files import SYNCED_ALWAYS_FILE, checkpoints, kernel_id_end, segments
 from dita.kernel import ExecutionKernel
 
 __all__ = ["TracedFill", "record_hash", "replay_rows", "trace_source_run"]
@@ -129,13 +129,16 @@ class _RunRows:
 def replay_rows(wal_dir: Path, kernel_id: str, sink: Any, from_seq: int = 1) -> None:
     """The journal rows of the log in ``wal_dir`` from seq ``from_seq`` on, handed to ``sink``
     in chunks, derived by a read-only replay of a copy of it (the log neither locked nor
-    written)."""
+    written, its clean-stop file left as it is)."""
     with tempfile.TemporaryDirectory(prefix="dita-trace-") as tmp:
         copy = Path(tmp) / "wal"
         copy.mkdir()
-        for pattern in ("seg-*.wal", "ckpt-*.ckpt"):
-            for file in wal_dir.glob(pattern):
-                shutil.copy2(file, copy / file.name)
+        for file in [*segments(wal_dir), *(path for _seq, path in checkpoints(wal_dir))]:
+            shutil.copy2(file, copy / file.name)
+        # The copy sends no order, so its open has no client order id to skip, however the log
+        # last stopped: opened as a log of a writer that synced every record, it neither skips
+        # nor warns of a crash (the log's own next open still does, from its own files).
+        (copy / SYNCED_ALWAYS_FILE).touch()
         kernel = ExecutionKernel(kernel_id=kernel_id, wal_dir=str(copy))
         try:
             kernel.wal_journal_blocks(from_seq, sink=sink, chunk_rows=_CHUNK_ROWS, every_intent=True)
@@ -171,7 +174,7 @@ def record_hash(wal_dir: Path, seq: int) -> str | None:
 
 
 def _records(wal_dir: Path) -> Iterator[tuple[int, str]]:
-    for segment in sorted(wal_dir.glob("seg-*.wal")):
+    for segment in segments(wal_dir):
         with segment.open("rb") as file:
             yield from _segment_records(segment, file)
 
