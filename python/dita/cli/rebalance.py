@@ -662,6 +662,10 @@ def trace(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts")] = False,
 ) -> None:
     """Every fill SOURCE_RUN produced, with the hash of the log record that booked it."""
+    if not source_run.strip():
+        # No intent carries a blank run id (a targets file is refused without one): an unset
+        # "$RUN" would read as a run that made no fill.
+        fail(f"SOURCE_RUN must be a research run's id (non-empty text), got {source_run!r}")
     path = wal_dir if wal_dir is not None else default_state_dir() / "rebalance" / "wal"
     _require_dir(path)
     try:
@@ -686,10 +690,15 @@ def trace(
                     "path": str(path),
                     "source_run": source_run,
                     "head_hash": report["head_hash"],
+                    "intents": report["run_intents"],
                     "fills": [vars(f) for f in fills],
                 }
             )
         )
+    elif report["run_intents"] == 0:
+        # Told apart from a run whose intents made no fill: a run id mistyped lands here.
+        head = report["head_hash"][:16]
+        typer.echo(f"no intent of run {shown(source_run)!r} in this log (chain OK, head {head}...)")
     else:
         _print_fills(source_run, report["head_hash"], fills)
 

@@ -54,13 +54,16 @@ class TracedFill:
 
 
 def trace_source_run(wal_dir: Path, source_run: str) -> tuple[dict[str, Any], list[TracedFill]]:
-    """The verified chain's report (``wal_verify``) and every fill of ``source_run``'s intents,
-    in log order. Raises ``WalError`` for a log that fails the audit."""
+    """The verified chain's report (``wal_verify``), with ``run_intents`` the number of intents
+    carrying ``source_run`` the log holds (taken or refused: 0 for a run it holds nothing of),
+    and every fill of the run's intents, in log order. Raises ``WalError`` for a log that fails
+    the audit."""
     report = wal_verify(wal_dir)
     if report["records"] == 0:
-        return report, []
+        return {**report, "run_intents": 0}, []
     rows = _RunRows(source_run)
     replay_rows(wal_dir, report["kernel_id"], rows.take)
+    report = {**report, "run_intents": len(rows.carried)}
     hashes = _record_hashes(wal_dir, {f[0] for f in rows.fills}, report["head_hash"])
     column = _FILL_COLUMNS.index
     traced = [
@@ -85,10 +88,11 @@ def trace_source_run(wal_dir: Path, source_run: str) -> tuple[dict[str, Any], li
 
 @dataclass
 class _RunRows:
-    """What the replay's rows say of one run, kept as the rows go by: its accepted intents, the
-    orders they sent, and those orders' fills."""
+    """What the replay's rows say of one run, kept as the rows go by: the intents carrying it
+    (taken or refused), the ones taken, the orders they sent, and those orders' fills."""
 
     source_run: str
+    carried: set[str] = field(default_factory=set)
     intents: set[str] = field(default_factory=set)
     sent_by: dict[str, str] = field(default_factory=dict)  # client order id -> intent id
     fills: list[tuple[Any, ...]] = field(default_factory=list)
@@ -109,9 +113,11 @@ class _RunRows:
         accepted, intent_id, metadata = _INTENT("accepted"), _INTENT("intent_id"), _INTENT("metadata")
         for row in rows:
             # Only metadata with a source_run key is parsed: the run's name may be escaped there.
-            if row[accepted] and '"source_run"' in (row[metadata] or ""):
+            if '"source_run"' in (row[metadata] or ""):
                 if json.loads(row[metadata]).get("source_run") == self.source_run:
-                    self.intents.add(row[intent_id])
+                    self.carried.add(row[intent_id])
+                    if row[accepted]:
+                        self.intents.add(row[intent_id])
 
     def _submits(self, rows: list[tuple[Any, ...]]) -> None:
         trigger, intent_id, details = _TRANSITION("trigger"), _TRANSITION("intent_id"), _TRANSITION("details")
