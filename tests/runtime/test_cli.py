@@ -1744,6 +1744,9 @@ def test_a_state_file_of_a_newer_format_is_refused(tmp_path: Path, resting: str)
     path.write_text(json.dumps({**newer, "format": "2"}))
     text = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "c.csv", [99.0] * 7))
     assert text.exit_code == 2 and "has format '2', not a whole number" in text.stderr, text.stderr
+    path.write_text(json.dumps({**newer, "format": 0}))
+    zero = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "d.csv", [99.0] * 7))
+    assert zero.exit_code == 2 and "has format 0: not a file `dita paper` wrote" in zero.stderr, zero.stderr
 
 
 def _refused_continuing_from(

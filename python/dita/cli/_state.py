@@ -28,6 +28,9 @@ from dita.venues.paper import MAX_LEVERAGE
 
 __all__ = [
     "PERIODS",
+    "STATE_FORMAT",
+    "NewerStateFormat",
+    "check_state_format",
     "default_state_dir",
     "live_run",
     "named_state_dir",
@@ -39,6 +42,9 @@ __all__ = [
 ]
 
 PERIODS = ("today", "week", "month", "all")
+STATE_FORMAT = 2
+"""The state file's format `dita paper` writes: 2 holds the paper venue's book (``venue``), which
+a run continuing the kernel (--wal-dir) restores; a file without ``format`` is of format 1."""
 STATE_FILE_BYTES = 2 << 30
 """The most a state file may hold to be read by status, orders and pnl: above what `dita paper`
 writes (its newest 10,000 fills, about 2 MB, and about 1.4 kB for each working slot with its
@@ -137,6 +143,27 @@ class _DayTotals(_Shape):
     realized_pnl: float
     fee: float
     last_ts: float
+
+
+class NewerStateFormat(ValueError):
+    """A state file of a format newer than this dita writes (``check_state_format``)."""
+
+
+def check_state_format(snap: dict[str, Any]) -> None:
+    """Raises ValueError saying why the state file ``snap`` is of no format this dita reads (1 to
+    ``STATE_FORMAT``; a file without ``format`` is of format 1), ``NewerStateFormat`` for a newer
+    one: its fields may mean what this dita would misread. The message starts "format X"."""
+    fmt = snap.get("format", 1)
+    if isinstance(fmt, bool) or not isinstance(fmt, int):
+        # Not "newer": "2" (text) is no format any dita paper writes.
+        raise ValueError(
+            f"format {shortened(repr(fmt))}, not a whole number: not a file `dita paper` wrote "
+            f"(it writes format {STATE_FORMAT})"
+        )
+    if fmt > STATE_FORMAT:
+        raise NewerStateFormat(f"format {fmt}, newer than this dita paper writes ({STATE_FORMAT})")
+    if fmt < 1:
+        raise ValueError(f"format {fmt}: not a file `dita paper` wrote (it writes format {STATE_FORMAT})")
 
 
 def _utc_day(day: str) -> str:
@@ -269,6 +296,12 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             continue
         if not isinstance(snap, dict):
             warn(f"skipped state file {path}: not a JSON object, got {type(snap).__name__}")
+            continue
+        try:
+            check_state_format(snap)
+        except ValueError as exc:
+            # Its fields may mean what a newer dita paper means by them: not read as this one's.
+            warn(f"skipped state file {path}: {exc}")
             continue
         if "kernel_id" not in snap:
             warn(f"skipped state file {path}: no kernel_id")

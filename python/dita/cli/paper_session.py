@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import WalError
+from dita.cli._state import STATE_FORMAT
 from dita.cli.log_label import LIVE_SOURCE, PAPER_SOURCE, LabelUnread, first_label
 from dita.cli.paper_continued import _recovery_said_by_the_cli
 from dita.cli.paper_resume import (
@@ -27,7 +28,7 @@ from dita.cli.paper_resume import (
     place_order,
     read_log_after_save,
 )
-from dita.cli.paper_state_file import STATE_FORMAT, _fill_model_record
+from dita.cli.paper_state_file import _fill_model_record
 from dita.cli.recovered import holds_a_run, recovered_seq
 
 if TYPE_CHECKING:

@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from dita.backtest.engine import BacktestConfig
 
 
-# The state file's format: 2 holds the paper venue's book (``venue``), which a run continuing
-# the kernel (--wal-dir) restores; files without ``format`` are format 1.
-STATE_FORMAT = 2
 # The fill model's options a run continuing its kernel keeps (the state file's ``fill_model``),
 # by their names in ``BacktestConfig`` and in the state file.
 FILL_MODEL_OPTIONS = {
@@ -55,7 +52,7 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
     from pydantic import ValidationError
 
     from dita._files import NotRegularFile, regular_file_bytes
-    from dita.cli._state import StateFile
+    from dita.cli._state import NewerStateFormat, StateFile, check_state_format
 
     try:
         # Read whole, not capped at STATE_FILE_BYTES as `dita status` reads: the run's own file,
@@ -73,18 +70,12 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
         fail(f"cannot read the state file {path} to continue the run: nested too deeply")
     if not isinstance(snap, dict):
         fail(f"the state file {path} is not a JSON object: not one `dita paper` wrote")
-    fmt = snap.get("format", 1)
-    if isinstance(fmt, bool) or not isinstance(fmt, int):
-        # Not "newer": "2" (text) is no format any dita paper writes.
-        fail(
-            f"the state file {path} has format {fmt!r}, not a whole number: not a file "
-            f"`dita paper` wrote (it writes format {STATE_FORMAT})"
-        )
-    if fmt > STATE_FORMAT:
-        fail(
-            f"the state file {path} is of format {fmt!r}, newer than this dita paper writes "
-            f"({STATE_FORMAT}): continue the run with the version that wrote it"
-        )
+    try:
+        check_state_format(snap)
+    except NewerStateFormat as exc:
+        fail(f"the state file {path} has {exc}: continue the run with the version that wrote it")
+    except ValueError as exc:
+        fail(f"the state file {path} has {exc}")
     # The fills and the replay's place are taken over too: checked here, before the kernel
     # opens its log, as `dita status` checks them (a bad one would be a traceback after the log
     # is written to).
