@@ -483,7 +483,7 @@ def test_a_table_wider_than_the_terminal_prints_each_row_as_names_and_values(
     """Rich gives the columns of a table too wide for the console no width at all: a join's 60
     columns (or `SELECT * FROM intents` on an 80-column terminal) printed as empty cells under
     "2 row(s)". Each row is then printed as lines of name and value, every value whole."""
-    from dita.cli.journal import _print
+    from dita.cli.journal import TABLE_NULL, _print
     from dita.journal.query import QueryResult
 
     columns = [f"column_{i}" for i in range(60)]
@@ -494,7 +494,7 @@ def test_a_table_wider_than_the_terminal_prints_each_row_as_names_and_values(
     lines = out.splitlines()
     for row in rows:
         for name, value in zip(columns, row, strict=True):
-            shown = "NULL" if value is None else value
+            shown = TABLE_NULL if value is None else value
             assert f"{name + ':':<10} {shown}" in lines, (name, shown)
     assert lines[0] == "Row 1:" and "Row 2:" in lines and lines[-1] == "2 row(s)"
     # One that fits stays a table.
@@ -519,20 +519,26 @@ def test_csv_quotes_a_carriage_return_so_rows_stay_whole(capsys: pytest.CaptureF
     assert list(csv.reader(io.StringIO(out, newline=""))) == [
         ["s", "t", "u"],
         ["a\rb", "c\nd", "e\r\nf"],
-        ["plain", "", 'q"q'],
+        ["plain", "\\N", 'q"q'],
     ]
 
 
 def test_the_table_prints_journal_strings_exactly(capsys: pytest.CaptureFixture[str]) -> None:
     """Strings a strategy wrote (reasons, ids) are text, not Rich markup or emoji codes."""
-    from dita.cli.journal import _print
+    from dita.cli.journal import TABLE_NULL, _print
     from dita.journal.query import QueryResult
 
     reasons = ["signal [bold]x[/bold] fired", "stop [/sl] hit", "ok :warning:", None]
     _print(QueryResult(["[b]reason[/b]"], ["String"], [[r] for r in reasons]), "table")
     out, err = capsys.readouterr()
     assert err == ""
-    for text in ("[b]reason[/b]", "signal [bold]x[/bold] fired", "stop [/sl] hit", "ok :warning:", "NULL"):
+    for text in (
+        "[b]reason[/b]",
+        "signal [bold]x[/bold] fired",
+        "stop [/sl] hit",
+        "ok :warning:",
+        TABLE_NULL,
+    ):
         assert text in out
 
 

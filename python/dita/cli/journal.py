@@ -45,18 +45,39 @@ DsnOption = Annotated[
 ]
 
 
+CSV_NULL = "\\N"
+"""How the csv format writes a NULL: ``\\N`` unquoted, as ClickHouse's own CSV does. A text
+``\\N`` is quoted (``"\\N"``), as ClickHouse quotes text, and an empty text is an empty field."""
+
+
 def _write_csv(rows: Iterable[list[Any]]) -> None:
-    """``rows`` as CSV lines ending in ``\\n``. The writer is told ``\\r\\n`` so that it quotes
-    a field holding a CR as well as one holding an LF (told ``\\n``, Python 3.11's leaves a CR
-    bare, and a reader splits the row there); each line's own ``\\r\\n`` is then cut to ``\\n``."""
+    """``rows`` as CSV lines ending in ``\\n``, a NULL as ``CSV_NULL``. The writer is told
+    ``\\r\\n`` so that it quotes a field holding a CR as well as one holding an LF (told ``\\n``,
+    Python 3.11's leaves a CR bare, and a reader splits the row there); each line's own ``\\r\\n``
+    is then cut to ``\\n``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    write = sys.stdout.write
-    for row in rows:
-        writer.writerow(row)
-        write(buffer.getvalue()[:-2] + "\n")
+
+    def line(row: Iterable[Any]) -> str:
+        writer.writerow(CSV_NULL if v is None else v for v in row)
+        written = buffer.getvalue()[:-2]
         buffer.seek(0)
         buffer.truncate()
+        return written
+
+    def field(value: Any) -> str:
+        if isinstance(value, str) and value in ("", CSV_NULL):
+            # Written alone, a lone empty field is quoted; in a row it is not.
+            return f'"{CSV_NULL}"' if value else ""
+        return line([value])
+
+    write = sys.stdout.write
+    for row in rows:
+        if any(isinstance(v, str) and v == CSV_NULL for v in row):
+            # The writer leaves a text \N bare: quoted here, so a bare \N is a NULL's alone.
+            write(",".join(map(field, row)) + "\n")
+        else:
+            write(line(row) + "\n")
 
 
 TABLE_ROWS = 10_000
@@ -103,7 +124,7 @@ def _print(result: Any, fmt: str) -> None:
             )
         typer.echo(json.dumps(finite_json(result.records()), indent=2, allow_nan=False))
     elif fmt == "csv":
-        _write_csv([result.columns, *(["" if v is None else v for v in row] for row in result.rows)])
+        _write_csv([result.columns, *result.rows])
     else:
         from rich.table import Table
         from rich.text import Text
@@ -120,14 +141,15 @@ def _print(result: Any, fmt: str) -> None:
                 err=True,
             )
         console = out_console()
+        null = _null_marker(console.encoding)
         if console.width < len(result.columns) * (TABLE_MIN_CELL + 3) + 1:  # a border and padding each
-            _print_vertical(result.columns, rows_shown)
+            _print_vertical(result.columns, rows_shown, null)
         else:
             table = Table(show_lines=False, title_justify="left")
             for name in result.columns:
                 table.add_column(Text(shown(name)), overflow="fold")
             for row in rows_shown:
-                table.add_row(*(Text(_cell(v)) for v in row))
+                table.add_row(*(Text(_cell(v, null)) for v in row))
             console.print(table)
         console.print(count + (f" ({cut})" if cut else ""))
 
@@ -139,11 +161,28 @@ value instead: Rich gives a table too wide for the console columns of no width, 
 vanish (60 columns on a 200-column console, `SELECT * FROM intents` on an 80-column one)."""
 
 
-def _cell(value: Any) -> str:
-    return "NULL" if value is None else shown(str(value))
+TABLE_NULL = "\u1d3a\u1d41\u1d38\u1d38"  # ᴺᵁᴸᴸ
+"""How the table format prints a NULL, as ClickHouse's Pretty formats do: apart from the text
+"NULL". No text prints as it: the ᴺ (U+1D3A) of a text prints as its escape ``\\u1d3a``."""
 
 
-def _print_vertical(columns: list[str], rows: list[list[Any]]) -> None:
+def _null_marker(encoding: str) -> str:
+    """``TABLE_NULL``, or ``NULL`` on an output whose encoding has no ᴺᵁᴸᴸ (ASCII, Latin-1): the
+    table would fail on every NULL there."""
+    try:
+        TABLE_NULL.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return "NULL"
+    return TABLE_NULL
+
+
+def _cell(value: Any, null: str) -> str:
+    if value is None:
+        return null
+    return shown(str(value)).replace(TABLE_NULL[0], "\\u1d3a")
+
+
+def _print_vertical(columns: list[str], rows: list[list[Any]], null: str) -> None:
     """``rows`` as ClickHouse's Vertical format prints them: ``Row N:``, then ``name: value`` a line."""
     names = [shown(name) + ":" for name in columns]
     width = max(map(len, names), default=0)
@@ -152,7 +191,7 @@ def _print_vertical(columns: list[str], rows: list[list[Any]]) -> None:
         head = f"Row {k}:"
         write(f"{head}\n{'─' * len(head)}\n" if k == 1 else f"\n{head}\n{'─' * len(head)}\n")
         for name, value in zip(names, row, strict=True):
-            write(f"{name:<{width}} {_cell(value)}\n")
+            write(f"{name:<{width}} {_cell(value, null)}\n")
 
 
 def journal_target(dsn: str | None, option: str = "--dsn") -> Any:
