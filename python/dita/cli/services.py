@@ -76,19 +76,20 @@ def _member(port: int, cluster_name: str | None, home: Path | None, state_dir: P
 
 
 def _recorded_member(port: int | None, cluster_name: str | None, home: Path | None) -> object:
-    """The member of ``stop`` and ``status``: without --port, the one ``start`` recorded (its
-    port, its state, and its cluster name unless one is given), said on stderr; else 5701."""
-    from dita.services.hazelcast import DEFAULT_PORT
+    """The member of ``stop`` and ``status``: the one ``start`` recorded when --port is not given
+    or is its port (its state directory, and its cluster name unless one is given), said on
+    stderr; else the one on --port (default 5701)."""
+    from dita.services.hazelcast import DEFAULT_HOST, DEFAULT_PORT
     from dita.services.member_file import member_file, member_gone, read_member_file
 
-    if port is not None:
-        return _member(port, cluster_name, home)
     state_dir = default_state_dir()
     try:
         record = read_member_file(state_dir)
     except ValueError as exc:
         warn(f"{exc}: not used")
         record = None
+    if record is not None and port is not None and record.address != f"{DEFAULT_HOST}:{port}":
+        record = None  # another member's: --port names this one
     gone = member_gone(record) if record is not None else ""
     if record is None or gone:
         if record is not None:
@@ -96,7 +97,7 @@ def _recorded_member(port: int | None, cluster_name: str | None, home: Path | No
                 f"{member_file(state_dir)} names the member {record.address}, which is gone ({gone}):"
                 " not used"
             )
-        return _member(DEFAULT_PORT, cluster_name, home)
+        return _member(DEFAULT_PORT if port is None else port, cluster_name, home)
     typer.echo(
         f"the member recorded in {member_file(state_dir)}: {record.address}, cluster {record.cluster_name!r}",
         err=True,
@@ -107,6 +108,19 @@ def _recorded_member(port: int | None, cluster_name: str | None, home: Path | No
     # Its own state directory, wherever --home put it when it started.
     return _member(
         recorded_port, cluster_name, home, Path(record.config_file).parent if home is None else None
+    )
+
+
+def _port_held_by_another(member: HazelcastMember) -> str:
+    """What to say when ``member`` does not run but something accepts connections on its port
+    ("" when nothing does): another cluster name, --home or state directory started a member
+    there, or another program listens."""
+    if not member.port_open():
+        return ""
+    return (
+        f"{member.address} is held by another process, not the member of cluster "
+        f"{member.cluster_name!r} in {member.state_dir}: a member started with another --cluster-name, "
+        "--home or state directory, or another program"
     )
 
 
@@ -200,8 +214,12 @@ def stop(
         typer.echo(f"removed its record in {default_state_dir()}")
     if stopped:
         typer.echo(f"stopped the member on {member.address}")
-    else:
-        typer.echo(f"no member running on {member.address}")
+        return
+    held = _port_held_by_another(member)
+    if held:
+        # Nothing stopped, and something still runs there: not the success "no member" would say.
+        fail(f"{held}: nothing stopped", code=1)
+    typer.echo(f"no member running on {member.address}")
 
 
 @hazelcast_app.command("status")
@@ -214,7 +232,10 @@ def status(
     member = _recorded_member(port, cluster_name, home)
     assert isinstance(member, HazelcastMember)
     state = member.status()
-    typer.echo(json.dumps(state, indent=2))
+    held = "" if state["running"] else _port_held_by_another(member)
+    if held:
+        warn(held)
+    typer.echo(json.dumps({**state, "port_held_by_another": bool(held)}, indent=2))
     if not state["accepting_clients"]:
         raise typer.Exit(3)
 

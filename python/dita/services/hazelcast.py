@@ -446,13 +446,18 @@ class HazelcastMember:
     def is_running(self) -> bool:
         return self.pid() is not None
 
+    def port_open(self) -> bool:
+        """Whether something accepts connections on the member's address: this member, or
+        another process when it does not run."""
+        return _port_open(self.host, self.port)
+
     def start(self, timeout: float = 120.0) -> int:
         """Start the member (or find it running) and wait until clients can connect; return its pid."""
         pid = self.pid()
         if pid is not None:
             self.wait_ready(timeout)
             return pid
-        if _port_open(self.host, self.port):
+        if self.port_open():
             raise ServiceError(
                 f"port {self.port} on {self.host} is already in use by another process; choose another port"
             )
