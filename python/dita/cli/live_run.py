@@ -441,6 +441,9 @@ class LiveRun:
         except VenueUnavailable as exc:
             raise RunRefused(f"cannot list the open orders at {v.exchange}: {exc}") from None
         ours = _issued_by(self.config.kernel_id, v.exchange, [o.client_order_id for o in listed])
+        warning = _hashed_ids_not_told(self.config.kernel_id, v.exchange, listed, ours)
+        if warning:
+            self.say(warning)
         if not ours:
             return
         named = [_order_line(o) for o in listed if o.client_order_id in ours][:MAX_ORDERS_NAMED]
@@ -768,6 +771,28 @@ def _issued_by(kernel_id: str, exchange: str, client_ids: list[str]) -> set[str]
         hashed = (venue_client_id(f"{kernel_id}-{n}", exchange) for n in range(1, HASHED_IDS_CHECKED + 1))
         found |= {i for i in hashed if i in others}
     return found
+
+
+def _hashed_ids_not_told(kernel_id: str, exchange: str, listed: list[Any], ours: set[str]) -> str | None:
+    """The warning, or None, for the ``listed`` orders working under an id of dita's hashed form
+    that is none of the first HASHED_IDS_CHECKED of ``kernel_id``: another dita kernel on the
+    account sends such ids too, so they are no reason to refuse, but so does this one past that n."""
+    from dita.venues.ccxt.settings import is_hashed_client_id
+
+    others = [o for o in listed if o.client_order_id not in ours]
+    unknown = [o for o in others if is_hashed_client_id(o.client_order_id, exchange)]
+    if not unknown:
+        return None
+    named = [_order_line(o) for o in unknown[:MAX_ORDERS_NAMED]]
+    if len(unknown) > MAX_ORDERS_NAMED:
+        named.append(f"and {len(unknown) - MAX_ORDERS_NAMED:,} more")
+    return (
+        f"warning: {len(unknown):,} order{'s' if len(unknown) > 1 else ''} working at {exchange} carry "
+        f"hashed client ids of dita's form that are none of the first {HASHED_IDS_CHECKED:,} of kernel_id "
+        f"{kernel_id!r}: {'; '.join(named)}. Another dita kernel on the account may have sent them; if a run "
+        f"of kernel_id {kernel_id!r} on another log sent them, cancel them at the exchange or start with the "
+        "state_dir (or [log] wal_dir) of that run"
+    )
 
 
 def _order_line(order: Any) -> str:

@@ -315,3 +315,10 @@ def venue_client_id(client_order_id: str, exchange: str = "binance") -> str:
     if rule.match(client_order_id):
         return client_order_id
     return prefix + hashlib.sha256(client_order_id.encode()).hexdigest()[:digits]
+
+
+def is_hashed_client_id(client_id: str, exchange: str = "binance") -> bool:
+    """Whether ``client_id`` (as ``exchange`` lists it) has the form of a hash ``venue_client_id``
+    sends there: its prefix and as many hex digits, whichever kernel sent it."""
+    _rule, prefix, digits = _client_id_rule(exchange)
+    return re.fullmatch(rf"{re.escape(prefix)}[0-9a-f]{{{digits}}}", client_id) is not None
