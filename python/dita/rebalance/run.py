@@ -278,7 +278,7 @@ def repriced(
     ``tolerance`` (``plan`` returned as it is). A symbol ``stale_prices`` names is not repriced:
     its legs read "no price" (``send_plan``)."""
     unpriced = stale_prices or {}
-    now = reference_prices(venue, {leg.symbol for leg in unsent if leg.symbol not in unpriced})
+    now = _prices_now(venue, {leg.symbol for leg in unsent if leg.symbol not in unpriced})
     moved: dict[str, tuple[float, float]] = {}
     for leg in unsent:
         price = now.get(leg.symbol)
@@ -321,6 +321,17 @@ def repriced(
 def _check_tolerance(price_tolerance: float) -> None:
     if not (math.isfinite(price_tolerance) and price_tolerance >= 0):
         raise ValueError(f"price_tolerance {price_tolerance!r} is not a finite share of the price, 0 or more")
+
+
+def _prices_now(venue: Any, symbols: set[str]) -> dict[str, float]:
+    """``reference_prices`` of ``symbols``; AccountUnreadable when the venue cannot be asked,
+    PlanError when its answer cannot be read, as ``_account`` says them."""
+    try:
+        return reference_prices(venue, symbols)
+    except VenueUnavailable as exc:
+        raise AccountUnreadable(f"the prices could not be read from the venue: {exc}") from exc
+    except ValueError as exc:
+        raise PlanError(f"the venue's prices cannot be read: {exc}") from exc
 
 
 def _account(
