@@ -487,7 +487,8 @@ def dry_run(
     on (None: not checked), its legs ``on_log`` has not taken repriced as ``rebalance`` reprices
     them, and its legs of a symbol ``stale_prices`` names read "no price"."""
     _check_tolerance(price_tolerance)
-    assets = kernel_names(venue, portfolio.symbols(), [trade.symbol for trade in trades])
+    # As ``rebalance`` names them: by the kernel's open trades and its working orders.
+    assets = kernel_names(venue, portfolio.symbols(), [*(trade.symbol for trade in trades), *(working or {})])
     trades, working = _as_targets(assets, trades, working)
     plan, account = plan_rebalance(
         venue,
