@@ -360,6 +360,7 @@ class _Session:
                 stale_prices=self.stale_prices,
                 on_log=log,
                 price_tolerance=self.price_tolerance,
+                logged=logged,
             )
         else:
             record_attempts(self.state, portfolio)

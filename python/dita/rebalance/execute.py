@@ -428,12 +428,13 @@ def send_plan(
     return results
 
 
-def unsent_legs(kernel: Any, plan: Plan) -> list[Leg]:
+def unsent_legs(kernel: Any, plan: Plan, orders: Mapping[str, LoggedOrder] | None = None) -> list[Leg]:
     """The legs of ``plan`` that ``send_plan`` would send at the plan's size: those the kernel has
     not taken, and those whose order (and each retry's) an earlier run saw end with nothing
     filled, which go again under a retry id. A leg taken and filled, part filled or still working
-    is not sent again."""
-    log = _PlanLog(kernel, plan)
+    is not sent again. ``orders``: the legs' orders read from a copy of the log, for a kernel
+    replayed from it (a dry run's), which keeps no log to read them from."""
+    log = _PlanLog(kernel, plan) if orders is None else _PlanLog(kernel, plan, dict(orders), read=True)
     unsent = []
     for leg in plan.legs:
         tried, retries = leg, 0

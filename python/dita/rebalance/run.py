@@ -58,7 +58,7 @@ from dita.rebalance.plan import (
     trade_id,
 )
 from dita.rebalance.report import report_json
-from dita.rebalance.sent_before import LogUnread, orders_in_log
+from dita.rebalance.sent_before import LoggedOrder, LogUnread, orders_in_log
 from dita.rebalance.targets import TargetPortfolio
 from dita.reconcile import ReconciliationReport
 from dita.venues.protocol import VenueUnavailable
@@ -481,11 +481,15 @@ def dry_run(
     stale_prices: Mapping[str, str] | None = None,
     on_log: KernelLog | None = None,
     price_tolerance: float = RESUME_PRICE_TOLERANCE,
+    logged: Any | None = None,
 ) -> RebalanceRun:
     """The plan ``rebalance`` would send, and its report, with nothing written or sent. A written
     plan is refused as ``rebalance`` refuses it on ``on_log``, the log the run would take it up
-    on (None: not checked), its legs ``on_log`` has not taken repriced as ``rebalance`` reprices
-    them, and its legs of a symbol ``stale_prices`` names read "no price"."""
+    on (None: not checked), its legs the run would send at their size repriced as ``rebalance``
+    reprices them, and its legs of a symbol ``stale_prices`` names read "no price". ``logged``:
+    the kernel of ``on_log`` (``wal_replay``), which tells those legs as the run does
+    (``unsent_legs``: a leg whose order filled nothing goes again); without it, the legs
+    ``on_log`` has not taken."""
     _check_tolerance(price_tolerance)
     # As ``rebalance`` names them: by the kernel's open trades and its working orders.
     assets = kernel_names(venue, portfolio.symbols(), [*(trade.symbol for trade in trades), *(working or {})])
@@ -498,22 +502,26 @@ def dry_run(
         trades=trades,
         working=working,
         stale_prices=stale_prices,
+        taken=None if logged is None else logged.intent_taken,
     )
     results: list[LegResult] = []
     if account is None:
         if state_dir is not None and on_log is not None:
             refuse_another_log(plan, plan_path(state_dir, portfolio, plan.attempt), on_log, trades)
-        taken = _taken(plan, on_log)
+        orders = _logged_orders(plan, on_log)
+        taken = set(orders)
         plan, _ = repriced(
             venue,
             portfolio,
             plan,
-            [leg for leg in plan.legs if leg.intent_id not in taken],
+            [leg for leg in plan.legs if leg.intent_id not in taken]
+            if logged is None
+            else unsent_legs(logged, plan, orders),
             quote_currency=quote_currency,
             trades=trades,
             working=working,
             stale_prices=stale_prices,
-            taken=taken.__contains__,
+            taken=taken.__contains__ if logged is None else logged.intent_taken,
             tolerance=price_tolerance,
         )
         # Sized in an earlier run, a leg the kernel has not taken is not sent at the venue's
@@ -546,16 +554,17 @@ def _as_targets(
     return renamed, counted
 
 
-def _taken(plan: Plan, log: KernelLog | None) -> set[str]:
-    """The intents of ``plan``'s legs ``log`` took after the plan was written, read from a copy
-    of it; none where it cannot be read there, as the run then finds none."""
+def _logged_orders(plan: Plan, log: KernelLog | None) -> dict[str, LoggedOrder]:
+    """The orders of ``plan``'s legs (and their retries) ``log`` took after the plan was written,
+    by intent id, read from a copy of it; none where it cannot be read there, as the run then
+    finds none."""
     if log is None or log.last_seq == 0:
-        return set()
+        return {}
     since = 1 if plan.written_at is None else plan.written_at.seq + 1
     try:
-        return set(orders_in_log(log.dir, log.kernel_id, since, (leg.intent_id for leg in plan.legs)))
+        return orders_in_log(log.dir, log.kernel_id, since, (leg.intent_id for leg in plan.legs))
     except LogUnread:
-        return set()
+        return {}
 
 
 def positions_apart(reconciled: ReconciliationReport) -> list[str]:
