@@ -163,3 +163,10 @@ def finite_json(value: Any, *, as_text: bool = False) -> Any:
     if isinstance(value, list | tuple):
         return [finite_json(v, as_text=as_text) for v in value]
     return value
+
+
+def exact_text(value: float) -> str:
+    """``value`` as short as it reads back the same (0.001, 5000, 12345.67, 1.2345678901e-05):
+    a figure a message asks the operator to give again."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import WalError
+from dita._numbers import exact_text
 from dita.cli._state import STATE_FORMAT
 from dita.cli.log_label import LIVE_SOURCE, PAPER_SOURCE, LabelUnread, first_label
 from dita.cli.paper_continued import _recovery_said_by_the_cli
@@ -245,10 +246,10 @@ class PaperSession:
         kernel_id = self.kernel.kernel_id
         self.kernel.close()
         raise AccountKept(
-            f"{balance_key} {balance:g} differs from the seed capital {seed:g} the write-ahead log in "
-            f"{wal_dir} holds for kernel {kernel_id!r} (no paper state file in {state_dir} records its "
-            f"account): a continued account keeps its balance. Give {balance_key} {seed:g} to continue "
-            "it, or start a new account under another kernel id"
+            f"{balance_key} {exact_text(balance)} differs from the seed capital {exact_text(seed)} the "
+            f"write-ahead log in {wal_dir} holds for kernel {kernel_id!r} (no paper state file in "
+            f"{state_dir} records its account): a continued account keeps its balance. Give "
+            f"{balance_key} {exact_text(seed)} to continue it, or start a new account under another kernel id"
         )
 
     def _on_fill(self, event: Any, row: int) -> None:

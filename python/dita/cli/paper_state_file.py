@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 from dita._kernel import WalError
-from dita._numbers import is_real
+from dita._numbers import exact_text, is_real
 from dita._text import shortened
 from dita.cli._common import LEVERAGE, fail
 
@@ -258,9 +258,16 @@ def _continued_fill_model(
     for name, option in options.items():
         ours = fill_model.maker_rate if name == "maker_fee_rate" else getattr(fill_model, name)
         if given(name) and ours != kept_values[name]:
-            theirs = _number(kept_values[name])
+            theirs = exact_text(kept_values[name])
             _refuse_other(
-                option, _number(ours), f"{name} {theirs}", theirs, path, previous, "fill model", new_account
+                option,
+                exact_text(ours),
+                f"{name} {theirs}",
+                theirs,
+                path,
+                previous,
+                "fill model",
+                new_account,
             )
     return kept
 
@@ -285,12 +292,6 @@ def _refuse_other(
     )
 
 
-def _number(value: float) -> str:
-    """``value`` as short as it reads back the same: 0.001, 5000, 1.2345678901e-05."""
-    short = f"{value:g}"
-    return short if float(short) == value else repr(value)
-
-
 def _continued_leverage(previous: dict[str, Any], path: Path, given: float | None) -> float | None:
     """The account leverage of a run continuing its kernel: the one its state file ``path``
     records (None: no margin check) when ``given`` (--leverage) is left out or the same; else
@@ -304,5 +305,5 @@ def _continued_leverage(previous: dict[str, Any], path: Path, given: float | Non
     kept: float | None = previous["leverage"]
     if given is None or given == kept:
         return kept
-    said = "leverage null (no margin check)" if kept is None else f"leverage {kept:g}"
-    _refuse_other("--leverage", f"{given:g}", said, said, path, previous, "margin rules")
+    said = "leverage null (no margin check)" if kept is None else f"leverage {exact_text(kept)}"
+    _refuse_other("--leverage", exact_text(given), said, said, path, previous, "margin rules")
