@@ -219,6 +219,9 @@ class BinanceStreamServer:
         self.cancels_failing: list[tuple[int, dict[str, Any]]] = []
         # The answers (HTTP status, body) the next requests of the account get.
         self.account_failing: list[tuple[int, dict[str, Any]]] = []
+        # While set, requests of the account wait unanswered (an exchange that is slow); cleared
+        # at close, so no request is left waiting.
+        self.account_held = threading.Event()
         # The answers (HTTP status, body) the next listings of the open orders get.
         self.open_orders_failing: list[tuple[int, dict[str, Any]]] = []
         # The answers (HTTP status, body, headers) the next requests of the server's time get.
@@ -372,6 +375,8 @@ class BinanceStreamServer:
         return f"http://127.0.0.1:{self.port}"
 
     def close(self) -> None:
+        self.account_held.clear()
+
         async def stop() -> None:
             for connection in list(self._connections):
                 await connection.ws.close()
@@ -529,6 +534,8 @@ class BinanceStreamServer:
         }
 
     async def _account(self, request: web.Request) -> web.Response:
+        while self.account_held.is_set():
+            await asyncio.sleep(0.02)
         if self.account_failing:
             status, body = self.account_failing.pop(0)
             return web.json_response(body, status=status)
