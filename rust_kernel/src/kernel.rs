@@ -217,7 +217,8 @@ pub struct Kernel {
     by_client_id: OrderIndex,
     /// Working orders by the venue's order id, to their slot ([`VenueIndex`]).
     by_venue_id: VenueIndex,
-    /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
+    /// Fingerprints of recently finished orders' client ids (`fingerprint`) and venue ids
+    /// (`venue_fingerprint`, of their own kind).
     finished_orders: FingerprintSet,
     /// Orders kept after they ended, for the fills that may still come ([`EndedOrders`]).
     ended: EndedOrders,

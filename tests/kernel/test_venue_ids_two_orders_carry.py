@@ -1,7 +1,7 @@
-"""A venue order id two orders carry: a finished order's id the venue reuses for a new order,
-and an id unique only within a market (Binance-style) that another market's order carries.
-An event naming the id alone may be either order's, so it names neither; each order is still
-reached by its client id (docs/reference/venue-misbehaviour.md)."""
+"""A venue order id two orders carry: a finished order's id the venue reuses for a new order is
+taken, and an event naming the id alone, which may be either order's, names neither; each order
+is still reached by its client id. An id a working order carries, of any market, is refused:
+venue ids are unique per venue (docs/reference/venue-misbehaviour.md)."""
 
 from __future__ import annotations
 
@@ -63,35 +63,20 @@ def test_a_resent_report_of_a_finished_order_does_not_book_on_the_order_that_reu
     assert kernel.slot_state(1).size == 2.0
 
 
-def test_a_fill_naming_its_order_by_client_id_and_market_is_booked_when_another_market_has_its_venue_id(
-    kernel: ExecutionKernel,
+@pytest.mark.parametrize("asset", ["BTCUSDT", "ETHUSDT"])
+def test_an_ack_under_a_venue_id_a_working_order_of_any_market_carries_is_refused(
+    kernel: ExecutionKernel, asset: str
 ) -> None:
-    """Binance-style ids, unique only within a market: the BTC order and the ETH order both
-    get venue id 12345. Each is reached by its client id; the id alone names neither."""
-    btc = entered(kernel, 0)
-    assert kernel.on_venue_event(event("ORDER_ACK", "a1", btc, venue_order_id="12345")).accepted
-    eth = entered(kernel, 1, asset="ETHUSDT", target_size=2.0)
-    ack = kernel.on_venue_event(event("ORDER_ACK", "a2", eth, venue_order_id="12345", asset="ETHUSDT"))
-    assert ack.accepted and ack.severity == KernelSeverity.WARNING, ack.to_dict()
-    assert ack.details["other_client_order_id"] == btc
-    out = kernel.on_venue_event(filled("f2", eth, 2.0, venue_order_id="12345", asset="ETHUSDT"))
-    assert out.accepted, out.to_dict()
-    assert kernel.slot_state(1).size == pytest.approx(2.0)
-    alone = kernel.on_venue_event(filled("f1", "", 1.0, venue_order_id="12345"))
-    assert alone.diagnostic_code == KernelDiagnosticCode.UNKNOWN_ORDER, alone.to_dict()
-    assert kernel.slot_state(0).size == 0.0
-    assert kernel.on_venue_event(filled("f1-named", btc, 1.0, venue_order_id="12345")).accepted
-    assert kernel.slot_state(0).size == 1.0
-
-
-def test_an_ack_under_a_venue_id_a_working_order_of_the_same_market_carries_is_refused(
-    kernel: ExecutionKernel,
-) -> None:
+    """Slots and reconciliation find orders by venue id alone: a second working order under
+    the id, of the same market or another, would be found for both."""
     first = entered(kernel, 0)
     assert kernel.on_venue_event(event("ORDER_ACK", "a1", first, venue_order_id="12345")).accepted
-    second = entered(kernel, 1)
+    second = entered(kernel, 1, asset=asset)
     before = kernel.snapshot()
-    clash = kernel.on_venue_event(event("ORDER_ACK", "a2", second, venue_order_id="12345"))
-    assert clash.diagnostic_code == KernelDiagnosticCode.UNKNOWN_ORDER
+    clash = kernel.on_venue_event(event("ORDER_ACK", "a2", second, venue_order_id="12345", asset=asset))
+    assert clash.diagnostic_code == KernelDiagnosticCode.UNKNOWN_ORDER, clash.to_dict()
     assert clash.severity == KernelSeverity.CRITICAL and clash.details["other_slot_id"] == 0
     assert kernel.snapshot() == before
+    # The first order is still found by the id alone.
+    assert kernel.on_venue_event(filled("f1", "", 1.0, venue_order_id="12345")).accepted
+    assert kernel.slot_state(0).size == 1.0

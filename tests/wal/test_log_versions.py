@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel, KernelDiagnosticCode, KernelIntent, KernelSeverity, VenueEvent
 from dita._kernel import WalError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -81,3 +81,45 @@ def test_a_log_of_an_earlier_version_with_records_after_its_last_checkpoint_is_r
     ):
         assert words in said, said
     assert _files(wal_dir) == before, "a refused open changes nothing"
+
+
+def test_the_venue_ids_a_version_40_checkpoint_remembers_still_name_finished_orders(tmp_path: Path) -> None:
+    """Its finished orders' memory fingerprints venue ids as client ids are: a late fill naming
+    the filled entry by its venue id alone is known as a finished order's, and an order that
+    venue id is given to after the open is not told it was reused."""
+    wal_dir = _copy(40, "stopped_cleanly", tmp_path)
+    kernel = ExecutionKernel(kernel_id="fixture-40", wal_dir=str(wal_dir), venue=Silent())
+    late = VenueEvent(
+        "late", "", -1, "FILL", venue_order_id="mock-1", size=0.01, filled_size=0.01, price=60_000.0,
+        status="PARTIALLY_FILLED", timestamp=10.0,
+    )  # fmt: skip
+    out = kernel.on_venue_event(late)
+    assert out.diagnostic_code == KernelDiagnosticCode.UNKNOWN_ORDER
+    assert out.severity == KernelSeverity.CRITICAL and "already ended" in out.details["reason"], out.to_dict()
+    enter = KernelIntent(
+        "i-4", "t-2", 1, "ETHUSDT", "LONG", "ENTER", reference_price=3_000.0, target_size=0.1
+    )
+    order = kernel.process_intent(enter).order
+    assert order is not None
+    ack = VenueEvent(
+        "a-4",
+        "",
+        -1,
+        "ORDER_ACK",
+        venue_client_id=order.client_order_id,
+        venue_order_id="mock-1",
+        timestamp=11.0,
+    )
+    taken = kernel.on_venue_event(ack)
+    assert taken.accepted and "venue_id_shared" not in taken.details, taken.to_dict()
+    kernel.close()
+
+
+class Silent:
+    name = "silent"
+
+    def submit(self, order: object) -> list[VenueEvent]:
+        return []
+
+    def cancel(self, order: object) -> list[VenueEvent]:
+        return []

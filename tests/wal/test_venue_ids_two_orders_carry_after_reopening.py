@@ -1,6 +1,7 @@
-"""A venue id two orders carry names neither, as the live kernel decided, once the kernel is
-reopened from its log: replayed from the start, or from a checkpoint taken after the ids were
-shared (the decision is the kernel's inputs' alone)."""
+"""A venue id a finished order carried and the venue reused names neither order, as the live
+kernel decided, once the kernel is reopened from its log: replayed from the start, or from a
+checkpoint taken after the id was reused (the decision is the kernel's inputs' alone). Another
+market's order acknowledged under it is refused alike."""
 
 from __future__ import annotations
 
@@ -59,9 +60,8 @@ def test_a_reopened_kernel_refuses_an_event_naming_a_shared_venue_id_alone(
     reusing = enter(k, 1, "BTCUSDT")
     assert k.on_venue_event(event("ORDER_ACK", "a1", reusing, venue_order_id="V1")).accepted
     other_market = enter(k, 2, "ETHUSDT")
-    assert k.on_venue_event(
-        event("ORDER_ACK", "a2", other_market, venue_order_id="V1", asset="ETHUSDT")
-    ).accepted
+    clash = k.on_venue_event(event("ORDER_ACK", "a2", other_market, venue_order_id="V1", asset="ETHUSDT"))
+    assert clash.diagnostic_code == KernelDiagnosticCode.UNKNOWN_ORDER, clash.to_dict()
     if checkpoint:
         assert k.wal_checkpoint() == k.seq
     expected, seq = k.snapshot(), k.seq
@@ -70,7 +70,11 @@ def test_a_reopened_kernel_refuses_an_event_naming_a_shared_venue_id_alone(
     assert again.seq == seq and again.snapshot() == expected
     alone = again.on_venue_event(fill("f-alone", "", venue_order_id="V1"))
     assert alone.diagnostic_code == KernelDiagnosticCode.UNKNOWN_ORDER, alone.to_dict()
+    again_clash = again.on_venue_event(
+        event("ORDER_ACK", "a3", other_market, venue_order_id="V1", asset="ETHUSDT")
+    )
+    assert again_clash.diagnostic_code == KernelDiagnosticCode.UNKNOWN_ORDER, again_clash.to_dict()
     assert again.on_venue_event(fill("f1", reusing, venue_order_id="V1")).accepted
-    assert again.on_venue_event(fill("f2", other_market, venue_order_id="V1", asset="ETHUSDT")).accepted
+    assert again.on_venue_event(fill("f2", other_market, asset="ETHUSDT")).accepted
     assert [again.slot_state(s).size for s in range(3)] == [1.0, 1.0, 1.0]
     again.close()

@@ -192,28 +192,6 @@ impl OrderIndex {
     }
 }
 
-/// Whether two ids' bytes are the same: the length, then eight bytes a step, the last step
-/// overlapping the one before; an id shorter than eight bytes compared whole.
-#[inline]
-pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    if n < 8 {
-        return a == b;
-    }
-    let word = |s: &[u8], i: usize| u64::from_ne_bytes(s[i..i + 8].try_into().unwrap());
-    let mut i = 0;
-    while i + 8 < n {
-        if word(a, i) != word(b, i) {
-            return false;
-        }
-        i += 8;
-    }
-    word(a, n - 8) == word(b, n - 8)
-}
-
 /// An index of ids standing for an `IdMap<Id, usize>` (its `len`, `iter`, `get` and `insert`):
 /// equal when it holds the same entries, wherever each is kept, and serialized as that map.
 macro_rules! index_as_map {

@@ -200,9 +200,10 @@ impl Kernel {
     }
 
     /// Whether an order that finished before carried venue id `v` (the venue reused it):
-    /// an order kept with it then shares it, and it names none of them.
+    /// an order kept with it then shares it, and it names none of them. Read from venue ids'
+    /// own fingerprints: a venue id equal to a finished order's client id is no reuse.
     pub(super) fn venue_id_finished_before(&self, v: &Id) -> bool {
-        !v.is_empty() && self.finished_orders.contains(&fingerprint(v))
+        !v.is_empty() && self.finished_orders.contains(&venue_fingerprint(v))
     }
 
     /// Whether venue id `vid` is a working order's, or a kept order's other than `key`.
@@ -219,7 +220,7 @@ impl Kernel {
         }
         let reused = self.venue_id_finished_before(vid);
         self.ended.claim_venue_id(key, vid);
-        self.finished_orders.insert(fingerprint(vid));
+        self.finished_orders.insert(venue_fingerprint(vid));
         if reused {
             self.ended.finished_elsewhere(vid);
         }

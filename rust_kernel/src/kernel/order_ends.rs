@@ -158,7 +158,8 @@ impl Kernel {
             && !self.ended.venue_id_claimed(&ev.venue_order_id, Some(key));
         if learned {
             ended.venue_order_id = ev.venue_order_id.clone();
-            self.finished_orders.insert(fingerprint(&ev.venue_order_id));
+            self.finished_orders
+                .insert(venue_fingerprint(&ev.venue_order_id));
         }
         let learned_or_own = learned || !order.venue_order_id.is_empty();
         // The venue's filled size at the end bounds late fills, unless it says less than
@@ -311,17 +312,8 @@ impl Kernel {
         if let Some(o) = self.slots[sid].active_order() {
             let v = &o.venue_order_id;
             if !v.is_empty() {
-                // Another market's order may hold the id in the index (`index_venue_id`).
-                if self.by_venue_id.get(v) == Some(&sid) {
-                    self.by_venue_id.remove(v);
-                }
-                if v == client_order_id {
-                    // A venue naming the order by its client id: one fingerprint, inserted
-                    // once (a second insert of it would find it and change nothing).
-                    self.finished_orders.insert(client_fp);
-                    return;
-                }
-                self.finished_orders.insert(fingerprint(v));
+                self.by_venue_id.remove(v);
+                self.finished_orders.insert(venue_fingerprint(v));
             }
         }
         self.finished_orders.insert(client_fp);

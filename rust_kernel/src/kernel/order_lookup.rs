@@ -19,23 +19,17 @@ pub(super) fn order_named(ev: &VenueEvent) -> Details {
 pub(super) const KEPT_SHARES_IT: &str =
     "the venue order id is a working order's and an ended order's the kernel keeps for its \
      late fills; name the order by its client id, or reconcile with the venue";
-/// Why an event naming only a venue id a working order carries, and another order carried
-/// or carries, is refused.
+/// Why an event naming only a venue id a working order carries, and an order that finished
+/// carried, is refused.
 pub(super) const ANOTHER_CARRIES_IT: &str =
-    "the venue order id is a working order's and another order's (one that finished, the \
-     venue reusing its id, or one of another market): the event may be either's; name the \
-     order by its client id, or reconcile with the venue";
+    "the venue order id is a working order's and an order's that finished (the venue \
+     reusing its id): the event may be either's; name the order by its client id, or \
+     reconcile with the venue";
 /// What an order taking a venue id a finished order carried is told.
 pub(super) const REUSED_VENUE_ID: &str =
     "an order that finished carried this venue order id (the venue reused it): an event \
      naming it alone names neither order and is refused; events naming this order by its \
      client id are its";
-/// What an order taking a venue id another market's working order carries is told.
-pub(super) const SHARED_ACROSS_MARKETS: &str =
-    "another market's working order carries this venue order id (ids unique only within a \
-     market): an event naming it alone names neither order and is refused; events naming \
-     either order by its client id are its";
-
 /// Why a fill for an order the kernel no longer holds is refused.
 pub(super) const FILL_AFTER_END: &str =
     "fill for an order that already ended; reconcile with the venue";
@@ -75,8 +69,8 @@ impl Kernel {
                     Some(_) if self.ended.venue_id_claimed(v, None) => {
                         return Err(self.shared_venue_id_refusal(ev, seq, KEPT_SHARES_IT));
                     }
-                    // Another order carried it, finished, or works in another market:
-                    // the event may be that order's (`index_venue_id`).
+                    // An order that finished carried it: the event may be that order's
+                    // (`index_venue_id`).
                     Some(_) if self.venue_id_finished_before(v) => {
                         return Err(self.shared_venue_id_refusal(ev, seq, ANOTHER_CARRIES_IT));
                     }
@@ -115,52 +109,34 @@ impl Kernel {
         key.and_then(|k| self.ended.get(k)).map(|k| &k.order)
     }
 
-    /// Slot `sid`'s working order, which has taken `ev`'s venue id, found by it from now on,
-    /// unless another order carries or carried the id: a working order of another market
-    /// (`venue_id_taken` lets ids unique only within a market through), or one that finished
-    /// (the venue reused it). Then the id names neither: an event naming the order by it
-    /// alone is refused in `find_order`, and `out` says so (WARNING).
+    /// Slot `sid`'s working order, which has taken `ev`'s venue id, found by it from now on
+    /// (`venue_id_taken` refused an id another working order carries). When an order that
+    /// finished carried it too (the venue reused it), the id names neither: an event naming
+    /// the order by it alone is refused in `find_order`, and `out` says so (WARNING).
     pub(super) fn index_venue_id(&mut self, ev: &VenueEvent, sid: usize, out: &mut KernelOutcome) {
         let v = &ev.venue_order_id;
-        let other = self.working_by_venue_id(v).filter(|&o| o != sid);
-        let finished = self.venue_id_finished_before(v);
-        if other.is_none() {
-            self.by_venue_id.insert(v.clone(), sid);
-        }
-        if other.is_some() || finished {
-            self.shared_venue_id(ev, sid, other, out);
+        debug_assert!(self.working_by_venue_id(v).is_none_or(|o| o == sid));
+        self.by_venue_id.insert(v.clone(), sid);
+        if self.venue_id_finished_before(v) {
+            self.reused_venue_id(ev, sid, out);
         }
     }
 
-    /// A venue id slot `sid`'s order shares with the working order of slot `other`, or with
-    /// an order that finished (`other` None): remembered as a finished order's, which keeps
-    /// an event naming it alone from reaching either order, and said in `out`.
+    /// A venue id slot `sid`'s order shares with an order that finished, said in `out`.
     #[cold]
     #[inline(never)]
-    pub(super) fn shared_venue_id(
-        &mut self,
-        ev: &VenueEvent,
-        sid: usize,
-        other: Option<usize>,
-        out: &mut KernelOutcome,
-    ) {
+    pub(super) fn reused_venue_id(&self, ev: &VenueEvent, sid: usize, out: &mut KernelOutcome) {
         let v = &ev.venue_order_id;
-        self.finished_orders.insert(fingerprint(v));
         let own = self.slots[sid]
             .active_order()
             .map(|o| o.client_order_id.clone());
-        // The other order by its client id: a working one, or one kept after it ended; a
-        // finished order is remembered by fingerprints alone.
-        let other_order = match other {
-            Some(o) => self.slots[o]
-                .active_order()
-                .map(|o| o.client_order_id.clone()),
-            None => self
-                .ended
-                .by_venue(v)
-                .and_then(|k| self.ended.get(k))
-                .map(|k| k.order.client_order_id.clone()),
-        };
+        // The other order by its client id when it is kept after it ended; a finished order
+        // is remembered by fingerprints alone.
+        let other_order = self
+            .ended
+            .by_venue(v)
+            .and_then(|k| self.ended.get(k))
+            .map(|k| k.order.client_order_id.clone());
         out.severity = out.severity.max(KernelSeverity::Warning);
         out.details.push(("venue_order_id", v.into()));
         if let Some(c) = own {
@@ -169,14 +145,8 @@ impl Kernel {
         if let Some(c) = other_order {
             out.details.push(("other_client_order_id", (&c).into()));
         }
-        out.details.push((
-            "venue_id_shared",
-            Detail::Static(if other.is_some() {
-                SHARED_ACROSS_MARKETS
-            } else {
-                REUSED_VENUE_ID
-            }),
-        ));
+        out.details
+            .push(("venue_id_shared", Detail::Static(REUSED_VENUE_ID)));
     }
 
     /// The order `found` is: the slot's working order, or the one kept after it ended.
@@ -213,16 +183,17 @@ impl Kernel {
     }
 
     /// The refusal of an event naming no order the kernel knows of. An order that ended
-    /// long ago is known by its ids' fingerprints.
+    /// long ago is known by its ids' fingerprints; a venue id's, in a checkpoint of behaviour
+    /// version 40, is its plain `fingerprint`.
     #[cold]
     pub(super) fn unknown_order(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
+        let v = &ev.venue_order_id;
         let known = self
             .finished_orders
             .contains(&fingerprint(&ev.venue_client_id))
-            || (!ev.venue_order_id.is_empty()
-                && self
-                    .finished_orders
-                    .contains(&fingerprint(&ev.venue_order_id)));
+            || (!v.is_empty()
+                && (self.finished_orders.contains(&venue_fingerprint(v))
+                    || self.finished_orders.contains(&fingerprint(v))));
         if known {
             if let Some((sid, d)) = self.resent_to_slot(ev) {
                 return self.event_refusal(

@@ -320,10 +320,9 @@ impl Kernel {
         )
     }
 
-    /// A refusal when `venue_order_id` already names a working order of another slot in the
-    /// same market: taking it would send that order's fills here. One of another market's
-    /// is let through (a venue's ids may be unique only within a market): the id then names
-    /// neither order alone (`index_venue_id`), and each is reached by its client id.
+    /// A refusal when `venue_order_id` already names a working order of another slot, of
+    /// any market: taking it would send that order's fills here, and slots and
+    /// reconciliation find orders by venue id alone (venue ids are unique per venue).
     /// No working order carrying a venue id (the usual ack's case, its order the only one
     /// working and still without one) is nothing to look up: answered without a call.
     #[inline(always)]
@@ -338,10 +337,6 @@ impl Kernel {
         }
         let other = self.working_by_venue_id(&ev.venue_order_id)?;
         if other == sid || ev.venue_order_id.is_empty() {
-            return None;
-        }
-        let asset = |s: usize| self.slots[s].active_order().map(|o| &o.asset);
-        if asset(other) != asset(sid) {
             return None;
         }
         Some(self.venue_id_taken_refusal(ev, sid, other, seq))

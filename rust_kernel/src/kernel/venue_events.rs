@@ -151,14 +151,15 @@ impl Kernel {
         let ids = EventIds::of(ev);
         if ev.kind == KernelEventKind::Fill {
             // A fill may finish its order, which remembers the order's ids, and its predicted
-            // fee waits for settlement under its fill id. An empty venue id, or one that is
-            // the client id, is no second fingerprint.
+            // fee waits for settlement under its fill id. An empty venue id is no second
+            // fingerprint.
             let (c, v) = (ids.client, ids.venue);
             let fp = fingerprint(c);
-            if v.is_empty() || same_bytes(v.as_bytes(), c.as_bytes()) {
+            if v.is_empty() {
                 self.finished_orders.prefetch_insert(&[fp]);
             } else {
-                self.finished_orders.prefetch_insert(&[fp, fingerprint(v)]);
+                self.finished_orders
+                    .prefetch_insert(&[fp, venue_fingerprint(v)]);
             }
             client_fp = Some(fp);
             let key = fingerprint(ids.fill_key());
