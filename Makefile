@@ -65,9 +65,7 @@ TEST_WORKERS ?= 4
 # runs the tests start and pytest's rewritten test modules each compile once, not every time:
 # about a tenth of a CLI-heavy file's time.
 # The 25 slowest tests are listed at the end: where the run's time goes, for keeping it short.
-# A worker that ends its share takes tests queued on another (worksteal), so the run does not
-# wait on one worker's queue of slow tests.
-PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=25
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 py-test: build chromium hazelcast-jar
 	$(PYTEST)
