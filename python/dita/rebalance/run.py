@@ -15,9 +15,10 @@ taken up: the file is planned afresh, from the account, under ids of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -237,15 +238,9 @@ def plan_rebalance(
     written = resumed_plan(state_dir, portfolio) if state_dir is not None else None
     if written is not None:
         return written, None
-    try:
+    with _venue_read("account"):
         account = read_account(venue, portfolio.symbols(), quote_currency, trades, working, stale_prices)
         refuse_weights_priced_elsewhere(venue, portfolio, quote_currency)
-    except VenueUnavailable as exc:
-        raise AccountUnreadable(f"the account could not be read from the venue: {exc}") from exc
-    except PlanError:
-        raise
-    except ValueError as exc:  # an answer of the venue's that cannot be read (a balance of no currency)
-        raise PlanError(f"the venue's account cannot be read: {exc}") from exc
     written_before = _attempts(state_dir, portfolio) if state_dir is not None else 0
     attempt = max(written_before, _attempt_held(portfolio, trades)) + 1
     plan = make_plan(portfolio, account)
@@ -324,14 +319,9 @@ def _check_tolerance(price_tolerance: float) -> None:
 
 
 def _prices_now(venue: Any, symbols: set[str]) -> dict[str, float]:
-    """``reference_prices`` of ``symbols``; AccountUnreadable when the venue cannot be asked,
-    PlanError when its answer cannot be read, as ``_account`` says them."""
-    try:
+    """``reference_prices`` of ``symbols``, read as ``_venue_read`` says."""
+    with _venue_read("prices"):
         return reference_prices(venue, symbols)
-    except VenueUnavailable as exc:
-        raise AccountUnreadable(f"the prices could not be read from the venue: {exc}") from exc
-    except ValueError as exc:
-        raise PlanError(f"the venue's prices cannot be read: {exc}") from exc
 
 
 def _account(
@@ -342,16 +332,24 @@ def _account(
     working: dict[str, float] | None,
     stale_prices: Mapping[str, str] | None,
 ) -> Account:
-    """The account ``venue`` states for ``portfolio`` (``read_account``); AccountUnreadable when
-    it cannot be asked, PlanError when its answer cannot be read."""
-    try:
+    """The account ``venue`` states for ``portfolio`` (``read_account``), read as ``_venue_read``
+    says."""
+    with _venue_read("account"):
         return read_account(venue, portfolio.symbols(), quote_currency, trades, working, stale_prices)
+
+
+@contextlib.contextmanager
+def _venue_read(what: str) -> Iterator[None]:
+    """A read of the venue's ``what`` (its account, its prices): AccountUnreadable when the venue
+    cannot be asked, PlanError when its answer cannot be read (a balance of no currency)."""
+    try:
+        yield
     except VenueUnavailable as exc:
-        raise AccountUnreadable(f"the account could not be read from the venue: {exc}") from exc
+        raise AccountUnreadable(f"the {what} could not be read from the venue: {exc}") from exc
     except PlanError:
         raise
-    except ValueError as exc:  # an answer of the venue's that cannot be read (a balance of no currency)
-        raise PlanError(f"the venue's account cannot be read: {exc}") from exc
+    except ValueError as exc:
+        raise PlanError(f"the venue's {what} cannot be read: {exc}") from exc
 
 
 def _numbered(plan: Plan, portfolio: TargetPortfolio, attempt: int) -> Plan:
