@@ -349,7 +349,7 @@ def test_a_boolean_is_not_a_mark_price(live: LiveServer) -> None:
     res = live.client.post("/v1/marks", json={"asset": "BTCUSDT", "price": True}, headers=AUTH)
     assert res.status_code == 422, res.text
     assert res.json()["detail"][0]["loc"] == ["body", "price"]
-    assert res.json()["message"] == "price: Input should be a number, not true or false (got True)"
+    assert res.json()["message"] == "price: Input should be a number, not true or false (got true)"
     assert live.client.get("/v1/account").json()["unrealized_pnl"] == before["unrealized_pnl"]
 
 

@@ -213,8 +213,17 @@ def _describe(error: dict[str, Any]) -> str:
     field = ".".join(str(p) for p in loc[1:]) if len(loc) > 1 else str(loc[0]) if loc else "request"
     shown = ""
     if "input" in error and not isinstance(error["input"], dict):
-        shown = " (got null)" if error["input"] is None else f" (got {error['input']!r})"
+        shown = f" (got {_json_scalar(error['input'])})"
     return f"{field}: {error['msg']}{shown}"
+
+
+def _json_scalar(value: Any) -> str:
+    """A refused value as the client sent it: JSON's null, true and false, else Python's repr."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 # A bound's key in a validation error's ctx, and its words in pydantic's message.
