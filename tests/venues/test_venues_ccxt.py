@@ -3439,8 +3439,9 @@ def test_a_gate_order_whose_submit_timed_out_is_canceled_by_its_client_id(
     sent_as = gate_venue.listed_client_order_id(order)
     missing = {"label": "ORDER_NOT_FOUND", "message": "Order not found"}
     exchange.script("POST", "/api/v4/spot/orders", payload={}, delay=HOLD)
-    for _ in range(2):  # the submit's lookups: not found yet
+    for _ in range(2):  # the submit's lookups: not found yet, working or finished
         exchange.script("GET", f"/api/v4/spot/orders/{sent_as}", payload=missing, status=404)
+        exchange.script("GET", "/api/v4/spot/orders", payload=[])
     with pytest.raises(VenueTimeout):
         gate_venue.submit(order)
     canceled = {

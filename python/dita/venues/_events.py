@@ -59,11 +59,12 @@ STUCK_AFTER = 3
 FLAT_WITHIN = 1e-12
 
 
-def require_order(order: object) -> None:
-    """TypeError naming ``order`` unless it is a VenueOrder: a venue's ``submit`` refuses anything
-    else before it counts it (counted, it would take a venue order id, moving the next order's on)."""
+def require_order(order: object, call: str = "submit") -> None:
+    """TypeError naming ``order`` unless it is a VenueOrder: a venue's ``submit`` (or ``call``)
+    refuses anything else before it counts it (counted, it would take a venue order id, moving the
+    next order's on)."""
     if not isinstance(order, VenueOrder):
-        raise TypeError(f"submit takes a VenueOrder, got {order!r}")
+        raise TypeError(f"{call} takes a VenueOrder, got {order!r}")
 
 
 def signed(side: OrderSide, size: float) -> float:

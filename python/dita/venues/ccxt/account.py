@@ -4,11 +4,12 @@ order it reports is read as the ``VenueOrder`` the kernel holds (``_venue_order`
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from dita._kernel import VenueOrder, VenueOrderStatus
-from dita.venues.ccxt.answers import number, time_ms
+from dita.venues.ccxt.answers import ORDER_STATUSES, number, order_status, time_ms
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.markets import Markets
@@ -18,6 +19,8 @@ from dita.venues.ccxt.tracking import TrackedOrder, exchange_order_id, qualified
 from dita.venues.protocol import VenueUnavailable, order_status_asset
 
 __all__ = ["Account"]
+
+log = logging.getLogger("dita.venues.ccxt")
 
 # ccxt's order status -> the venue's, for the ones that are over; the rest still work. A
 # "closed" order whose stated filled size is short of its size ended part filled: EXPIRED.
@@ -92,7 +95,12 @@ class Account:
             average = cost / filled if cost > 0 else 0.0
         price = self._figure(raw.get("price"), what, "price")
         timestamp = time_ms(raw.get("timestamp"))  # an order listed without a time is listed all the same
-        status = _ENDED_STATUSES.get(str(raw.get("status"))) or (
+        said = order_status(raw, type(self._client.exchange))
+        if said is not None and said not in ORDER_STATUSES:
+            log.warning(
+                "%s: %s has status %r, which is not known here: listed as working", self.name, what, said
+            )
+        status = _ENDED_STATUSES.get(str(said)) or (
             VenueOrderStatus.PARTIALLY_FILLED if filled > 0 else VenueOrderStatus.ACKNOWLEDGED
         )
         closed_short = raw.get("filled") is not None and filled < size - sum_error(size)
@@ -189,7 +197,10 @@ class Account:
         account's: asked once each, an order they list in a market it does not trade is None
         (given ``asset``, ccxt keeps that market's orders from the same answer). Raises
         ``VenueUnavailable``, never returns None, when a market could not be asked (throttled,
-        unreachable): the order may be there. An ``asset`` not a str is a TypeError."""
+        unreachable): the order may be there. A ``client_order_id`` or ``asset`` not a str is a
+        TypeError naming it."""
+        if not isinstance(client_order_id, str):
+            raise TypeError(f"{self.name}: order_status: client_order_id={client_order_id!r} must be a str")
         asset = order_status_asset(asset, self.name)
         client_id = venue_client_id(client_order_id, self._settings.exchange)
         tracked = self._orders.tracked.get(client_order_id)
@@ -212,7 +223,9 @@ class Account:
         # would go out once for each, hundreds of them.
         account_wide = tracked is None and asset is None and lists is not None and lists.account_wide
         for symbol in [None] if account_wide else symbols:
-            raw = self._lookup.find(client_id, symbol)
+            raw = self._lookup.find(
+                client_id, symbol, tracked.exchange_order_id if tracked is not None else ""
+            )
             if raw is None:
                 continue
             if account_wide and isinstance(raw.get("symbol"), str) and raw["symbol"] not in symbols:

@@ -6,7 +6,33 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["number", "placed_answer", "trade_amount", "trade_id_only", "trade_ms", "trade_sequence"]
+from dita.venues.ccxt.settings import by_lineage
+
+__all__ = [
+    "ORDER_STATUSES",
+    "number",
+    "order_status",
+    "placed_answer",
+    "trade_amount",
+    "trade_id_only",
+    "trade_ms",
+    "trade_sequence",
+]
+
+# The statuses of ccxt's orders: any other is an exchange's own word that ccxt passed on.
+ORDER_STATUSES = frozenset({"open", "closed", "canceled", "expired", "rejected"})
+# Exchanges' words for how an order ended that ccxt passes on as its status: each is over by the
+# exchange's own rule, what it filled counted (read as closed, short of its size or not). Gate's
+# ``finish_as`` (ccxt maps filled, cancelled, ioc, liquidated): self-trade prevention, a post-only
+# or fill-or-kill order that would not rest or fill whole, a remainder too small, the book or the
+# counterparties too thin, a liquidation's cancel, and on futures reduce-only, position-closed,
+# auto-deleveraging and reduce-out ends.
+_END_WORDS = {
+    "gate": frozenset({
+        "stp", "poc", "fok", "small", "depth_not_enough", "trader_not_enough", "liquidate_cancelled",
+        "reduce_only", "position_closed", "auto_deleveraged", "reduce_out",
+    }),
+}  # fmt: skip
 
 
 def number(value: Any) -> float:
@@ -19,6 +45,14 @@ def number(value: Any) -> float:
         return math.nan
     except OverflowError:
         return -math.inf if value < 0 else math.inf
+
+
+def order_status(raw: dict[str, Any], exchange_class: Any) -> Any:
+    """The status of ``raw`` (a ccxt order of ``exchange_class``'s exchange): ccxt's, or closed
+    for an exchange's own word for an end (``_END_WORDS``) that ccxt passes on. Another word is
+    returned as it is (the caller warns of it)."""
+    status = raw.get("status")
+    return "closed" if status in (by_lineage(exchange_class, _END_WORDS) or ()) else status
 
 
 def trade_amount(trade: dict[str, Any]) -> float:

@@ -14,7 +14,16 @@ from typing import Any
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.logs import order_ids
 from dita.venues._events import BoundedIdSet, OrderEvents
-from dita.venues.ccxt.answers import number, time_ms, trade_amount, trade_id_only, trade_ms, trade_sequence
+from dita.venues.ccxt.answers import (
+    ORDER_STATUSES,
+    number,
+    order_status,
+    time_ms,
+    trade_amount,
+    trade_id_only,
+    trade_ms,
+    trade_sequence,
+)
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.fees import CommissionPrices, quote_fee
 from dita.venues.ccxt.settings import CcxtSettings
@@ -95,7 +104,8 @@ class OrderReporter:
         # Read before anything is counted as reported (the ack below), so a figure that is
         # not a number cannot break the answer half-way.
         exchange_filled = number(raw.get("filled"))
-        status = raw.get("status")
+        status = order_status(raw, type(self._client.exchange))
+        self._warn_of_unknown_status(tracked, status)
         rejected_late = status == "rejected" and (
             tracked.filled > 0 or (raw.get("filled") is not None and exchange_filled > 0)
         )
@@ -169,6 +179,18 @@ class OrderReporter:
             events.extend(self._closed_with_trades_missing(tracked, raw, stated, timestamp))
         return events
 
+    def _warn_of_unknown_status(self, tracked: TrackedOrder, status: Any) -> None:
+        """Warn, once per order and status, of a status neither ccxt's nor an exchange's end word
+        known here: the order is read as still working, and followed on."""
+        if status is None or status in ORDER_STATUSES or status == tracked.unknown_status:
+            return
+        tracked.unknown_status = status
+        log.warning(
+            "%s: order %s (%s) has status %r, which is not known here: read as still working, and "
+            "asked about on; reconcile with the exchange",
+            self.name, tracked.client_id, tracked.venue_order_id, status,
+        )  # fmt: skip
+
     def trade_fills(self, tracked: TrackedOrder, exchange_filled: float) -> list[VenueEvent]:
         """Fills of ``tracked``'s trades not reported yet, read from the exchange's trade list
         until they add up to ``exchange_filled``, each with its fee (reconciliation books these
@@ -231,7 +253,8 @@ class OrderReporter:
             tracked.ended_at = self._client.clock()
         end_filled = max(tracked.filled, exchange_filled) if stated else 0.0
         if status != "expired":
-            return [self.ended(tracked, timestamp, end_filled, self._end_reason(tracked, status, end_filled))]
+            reason = self._end_reason(tracked, status, end_filled, raw.get("status"))
+            return [self.ended(tracked, timestamp, end_filled, reason)]
         return [
             self._events.make(
                 order,
@@ -253,10 +276,11 @@ class OrderReporter:
             )
         ]
 
-    def _end_reason(self, tracked: TrackedOrder, status: str, end_filled: float) -> str:
-        """Why the order ended (``status``: canceled, or closed short of its size): nothing for the
-        end of the cancel the kernel asks for; the exchange's doing otherwise, a cancel of ours
-        carried out after it was reported not carried out said so, with a warning."""
+    def _end_reason(self, tracked: TrackedOrder, status: str, end_filled: float, said: Any) -> str:
+        """Why the order ended (``status``: canceled, or closed short of its size; ``said``: the
+        exchange's own word for it, when ccxt passed one on): nothing for the end of the cancel
+        the kernel asks for; the exchange's doing otherwise, a cancel of ours carried out after
+        it was reported not carried out said so, with a warning."""
         if tracked.cancel_requested:
             return ""
         order = tracked.order
@@ -265,6 +289,8 @@ class OrderReporter:
             if status == "canceled"
             else f"{self.name} closed the order with {end_filled!r} of {order.size!r} filled"
         )
+        if said != status:
+            ended_by += f" ({said})"
         if not tracked.cancel_in_flight:
             return ended_by
         reason = (

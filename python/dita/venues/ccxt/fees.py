@@ -98,14 +98,18 @@ def quote_fee(
     of the fill the account was not credited); paid in a third currency (BNB, say), at that
     currency's price in the quote (``commission_prices``); None (with a note) when a fee other
     than zero was paid in a third currency no price is known of, with a warning naming it, or
-    in one the answer does not name; the kernel then predicts it. A fee that is not a number
-    counts as none given (the kernel predicts it), with a warning naming ``named``, the trade:
-    sent on, a NaN would have the kernel refuse the fill, and text block every fill of the
-    order."""
+    in one the answer does not name; the kernel then predicts it. A fee split across currencies
+    (ccxt's ``fees``, its ``fee`` stating none: Gate's fee beside its GT or point deduction) is
+    the sum of its parts (``_split_fee``). A fee that is not a number counts as none given (the
+    kernel predicts it), with a warning naming ``named``, the trade: sent on, a NaN would have
+    the kernel refuse the fill, and text block every fill of the order."""
     fee = trade.get("fee") or {}
     if not isinstance(fee, dict):
         log.warning("%s: %s has fee=%r, not a fee; left to the kernel's model", venue, named, fee)
         return None, {}
+    parts = [f for f in trade.get("fees") or [] if isinstance(f, dict) and f.get("cost") is not None]
+    if fee.get("cost") is None and len(parts) > 1:
+        return _split_fee(venue, exchange, trade, price, named, commission_prices, parts, buys)
     cost, currency = fee.get("cost"), fee.get("currency")
     if cost is None:
         return None, {}
@@ -116,6 +120,87 @@ def quote_fee(
             venue, named, cost,
         )  # fmt: skip
         return None, {}
+    fee_in_quote, note = _in_quote(exchange, trade, price, native, currency, commission_prices, buys)
+    if fee_in_quote is None and currency is not None:
+        log.warning(
+            "%s: %s paid its fee in %s, and no price of %s in %s is known; left to the kernel's model",
+            venue, named, currency, currency, _quote(exchange, trade),
+        )  # fmt: skip
+    return fee_in_quote, note
+
+
+def _split_fee(
+    venue: str,
+    exchange: Any,
+    trade: dict[str, Any],
+    price: float,
+    named: str,
+    commission_prices: CommissionPrices | None,
+    parts: list[dict[str, Any]],
+    buys: bool,
+) -> tuple[float | None, dict[str, str | float]]:
+    """A fee paid in ``parts`` (ccxt's ``fees``), each in its currency: the sum of those priced in
+    the quote, noted with ``fee_parts`` (each part as the exchange states it) and the note of the
+    first part not in the quote (unpriced ahead of converted). A part that cannot be priced is
+    left out with a warning naming its currency: the sum is the fee at least. With none other than
+    zero priced, the fee is left to the kernel's model, as a fee in one such currency is."""
+    total, priced_any = 0.0, False
+    unpriced: list[dict[str, str | float]] = []
+    converted: list[dict[str, str | float]] = []
+    for part in parts:
+        native = number(part.get("cost"))
+        if not math.isfinite(native):
+            log.warning(
+                "%s: %s has a fee part cost=%r, not a number; left out", venue, named, part.get("cost")
+            )  # fmt: skip
+            continue
+        currency = part.get("currency")
+        value, noted = _in_quote(exchange, trade, price, native, currency, commission_prices, buys)
+        if value is None:
+            unpriced.append(noted)
+            continue
+        total += value
+        priced_any = priced_any or value != 0.0
+        if noted:
+            converted.append(noted)
+    listed = ", ".join(f"{part.get('cost')} {part.get('currency')}" for part in parts)
+    first = (unpriced + converted)[:1]
+    note: dict[str, str | float] = {**(first[0] if first else {}), "fee_parts": listed}
+    for part_note in converted:
+        if "base_fee_qty" in part_note:
+            note["base_fee_qty"] = part_note["base_fee_qty"]
+    left = " and ".join(f"{n['fee_native']!r} {n['fee_currency'] or '(no currency named)'}" for n in unpriced)
+    if unpriced and not priced_any:
+        log.warning(
+            "%s: %s paid its fee as %s, and no price of %s in %s is known; left to the kernel's model",
+            venue, named, listed, left, _quote(exchange, trade),
+        )  # fmt: skip
+        return None, note
+    if unpriced:
+        log.warning(
+            "%s: %s paid its fee as %s; booked %r %s, leaving out %s, of which no price in %s is known",
+            venue, named, listed, total, _quote(exchange, trade), left, _quote(exchange, trade),
+        )  # fmt: skip
+    return total, note
+
+
+def _quote(exchange: Any, trade: dict[str, Any]) -> str:
+    """The currency ``trade``'s fees are booked in: its market's settle currency, else its quote."""
+    market = exchange.market(trade["symbol"]) if trade.get("symbol") else {}
+    return str(market.get("settle") or market.get("quote"))
+
+
+def _in_quote(
+    exchange: Any,
+    trade: dict[str, Any],
+    price: float,
+    native: float,
+    currency: Any,
+    commission_prices: CommissionPrices | None,
+    buys: bool,
+) -> tuple[float | None, dict[str, str | float]]:
+    """``native`` of ``currency``, a fee of ``trade``, in its market's quote (or settle) currency,
+    and its note (``quote_fee``); None where it cannot be priced (the caller warns)."""
     if native == 0.0:
         # Nothing to price, whatever the currency: left to the model, it would be charged.
         return 0.0, {}
@@ -135,10 +220,6 @@ def quote_fee(
     quote = market.get("settle") or market.get("quote")
     priced = commission_prices.price(str(currency), str(quote)) if commission_prices and quote else None
     if priced is None:
-        log.warning(
-            "%s: %s paid its fee in %s, and no price of %s in %s is known; left to the kernel's model",
-            venue, named, currency, currency, quote,
-        )  # fmt: skip
         return None, note
     currency_price, source = priced
     if market.get("settle") and commission_prices is not None:

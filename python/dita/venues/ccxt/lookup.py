@@ -1,6 +1,7 @@
 """Finding an order on the exchange by the client id it went out under, or by the exchange's id:
 by the exchange's order query, or where that cannot find it (Kraken, Bybit) in its open and
-then its closed order list."""
+then its closed order list, or where it finds an order by client id only while it works (Gate)
+by the exchange's id when known, else in its list of finished orders."""
 
 from __future__ import annotations
 
@@ -43,6 +44,14 @@ _ORDER_LISTS = {
 }
 
 
+# Exchanges whose order query finds an order by its client id only while it works, and the
+# length of the page of their finished orders searched for it after. Gate's single-order query
+# takes the ``text`` "in pending orders" only ("Only order ID can be used after the order is
+# finished"); its finished-order list (ccxt's fetch_closed_orders, newest first) has no filter by
+# text, and a page of 100 (its default) is searched for it.
+_OPEN_ONLY_BY_CLIENT_ID = {"gate": 100}
+
+
 class OrderLookup:
     """Asks the exchange for one order; each answer is ccxt's order dict as the exchange has it."""
 
@@ -59,11 +68,13 @@ class OrderLookup:
         lists = self.order_lists()
         return "clientOrderId" if lists is None else lists.client_id_param
 
-    def find(self, client_id: str, symbol: str | None) -> dict[str, Any] | None:
+    def find(self, client_id: str, symbol: str | None, order_id: str = "") -> dict[str, Any] | None:
         """The order sent as ``client_id`` in ``symbol`` (None: in any market, where the order
         lists are the account's), as the exchange has it; None only when the exchange says it
-        has no such order. Raises ``VenueUnavailable`` when it could not be asked (throttled,
-        unreachable, an error answer)."""
+        has no such order. ``order_id``: its exchange id when known, by which it is asked for where
+        the client id finds only a working order (Gate). Raises ``VenueUnavailable`` when it could
+        not be asked (throttled, unreachable, an error answer) or cannot say (Gate's finished
+        orders, a page of them searched, not reaching back far enough)."""
         client = self._client
         ccxt = client.ccxt
         if client.throttled():
@@ -73,6 +84,8 @@ class OrderLookup:
                 f"(retry in {wait:.3f}s)"
             )
         try:
+            if order_id and symbol is not None and self._open_only_by_client_id() is not None:
+                return self.fetch_by_order_id(order_id, symbol)
             return self.fetch_by_client_id(client_id, symbol)
         except ccxt.OrderNotFound:
             return None
@@ -89,9 +102,10 @@ class OrderLookup:
             ) from None
 
     def lookup(self, tracked: TrackedOrder) -> dict[str, Any] | None:
-        """The order as the exchange has it, found by client id; None when unknown or unreachable."""
+        """The order as the exchange has it, found by client id (or exchange id, ``find``); None
+        when unknown or unreachable."""
         try:
-            return self.find(tracked.client_id, tracked.symbol)
+            return self.find(tracked.client_id, tracked.symbol, tracked.exchange_order_id)
         except VenueUnavailable as exc:
             log.warning("%s", exc)
             return None
@@ -99,14 +113,46 @@ class OrderLookup:
     def fetch_by_client_id(self, client_id: str, symbol: str | None) -> dict[str, Any]:
         """The order sent as ``client_id`` in ``symbol``; raises ccxt's ``OrderNotFound`` when the
         exchange has none. By the exchange's order query, or where that cannot find it (Kraken,
-        Bybit: ``_ORDER_LISTS``) in its open and then closed order lists."""
+        Bybit: ``_ORDER_LISTS``) in its open and then closed order lists; where it finds working
+        orders only (Gate: ``_OPEN_ONLY_BY_CLIENT_ID``), then in its finished orders."""
         lists = self.order_lists()
-        if lists is None:
+        if lists is not None:
+            return self._listed(lists, symbol, lists.client_id_param, client_id, "clientOrderId", "client id")
+        try:
             found: dict[str, Any] = self._client.exchange.fetch_order(
                 None, symbol, {"clientOrderId": client_id}
             )
-            return found
-        return self._listed(lists, symbol, lists.client_id_param, client_id, "clientOrderId", "client id")
+        except self._client.ccxt.OrderNotFound:
+            page = self._open_only_by_client_id()
+            if page is None:
+                raise
+            return self._finished(symbol, client_id, page)
+        return found
+
+    def _open_only_by_client_id(self) -> int | None:
+        """The page of finished orders searched for an order the exchange's query by client id
+        cannot find once it is over (``_OPEN_ONLY_BY_CLIENT_ID``); None where it finds every order."""
+        return by_lineage(type(self._client.exchange), _OPEN_ONLY_BY_CLIENT_ID)
+
+    def _finished(self, symbol: str | None, client_id: str, page: int) -> dict[str, Any]:
+        """The order sent as ``client_id`` among the exchange's last ``page`` finished orders in
+        ``symbol``. Raises ccxt's ``OrderNotFound`` when a page not full lacks it (it never
+        finished there: it never reached the exchange, or works and was just missed), and
+        ccxt's ``ExchangeError`` when a full one does: older orders are beyond it, so whether the
+        exchange has the order is unknown, and "no such order" would end an order that filled."""
+        client = self._client
+        finished = client.exchange.fetch_closed_orders(symbol, None, page, {})
+        for raw in finished:
+            if str(raw.get("clientOrderId") or "") == client_id:
+                return dict(raw)
+        if len(finished) >= page:
+            raise client.ccxt.ExchangeError(
+                f"{client.name} finds an order by client id only while it works, and its last {page} "
+                f"finished orders in {symbol} do not hold {client_id!r}: whether it has the order is unknown"
+            )
+        raise client.ccxt.OrderNotFound(
+            f"{client.name} has no working order and no finished one with client id {client_id!r} in {symbol}"
+        )
 
     def fetch_by_order_id(self, order_id: str, symbol: str) -> dict[str, Any]:
         """The order of exchange id ``order_id`` in ``symbol``; raises ccxt's ``OrderNotFound`` when

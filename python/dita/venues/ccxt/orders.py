@@ -521,7 +521,7 @@ class Orders:
         so it is refused, or the kernel would wait on a cancel that never comes while the order
         can fill."""
         try:
-            found = self._lookup.find(tracked.client_id, tracked.symbol)
+            found = self._lookup.find(tracked.client_id, tracked.symbol, tracked.exchange_order_id)
         except VenueUnavailable as unasked:
             # "No such order" then usually means it ended: the refusal says it is not known how,
             # and polling reports its end.

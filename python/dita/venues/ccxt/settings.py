@@ -24,6 +24,7 @@ __all__ = [
     "Credentials",
     "any_market_params",
     "by_lineage",
+    "check_market_type_option",
     "lineage",
     "market_type_options",
     "read_credentials",
@@ -253,6 +254,27 @@ def market_type_options(settings: CcxtSettings, exchange_class: Any) -> dict[str
     if settings.market_type == "linear":
         types = by_lineage(exchange_class, _LINEAR_TYPES) or types
     return types
+
+
+def check_market_type_option(settings: CcxtSettings, exchange_class: Any) -> None:
+    """ValueError naming the option and both values when ``settings.options`` set ccxt's
+    ``defaultType`` (or ``type``, its other name at the top; in a method's options too) to another
+    market type than the one ``market_type`` trades: every call naming no market (balances, open
+    orders, the user stream's account) would ask that other market type's account."""
+    wanted = market_type_options(settings, exchange_class)["defaultType"]
+    options = settings.options
+    places = [(key, options.get(key)) for key in ("defaultType", "type")] + [
+        (f"{k}.defaultType", nested.get("defaultType"))
+        for k, nested in options.items()
+        if isinstance(nested, dict)
+    ]
+    for key, value in places:
+        if value is not None and value != wanted:
+            raise ValueError(
+                f"options {key}={value!r} refused: market_type={settings.market_type!r} trades ccxt's "
+                f"defaultType {wanted!r} on {settings.exchange}, and calls naming no market would ask "
+                f"the {value!r} account"
+            )
 
 
 # Parameters that make a ccxt call naming no market ask for the settings' market type, by

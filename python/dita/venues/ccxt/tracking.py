@@ -124,6 +124,8 @@ class TrackedOrder:
     # market): that id. Its events name it so, as the kernel refuses an event under another
     # venue id than its order carries.
     kernel_order_id: str = ""
+    # The last status not known here that the exchange gave it (warned of once).
+    unknown_status: str = ""
 
     @property
     def venue_order_id(self) -> str:

@@ -38,6 +38,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from dita._kernel import AccountEvent, VenueEvent, VenueOrder
 from dita.risk import MarketLimits
+from dita.venues._events import require_order
 from dita.venues._settings import VenueInputs
 from dita.venues.ccxt.account import Account
 from dita.venues.ccxt.account_stream import AccountFacts, account_currency
@@ -47,7 +48,12 @@ from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.markets import Markets, TopOfBook
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
-from dita.venues.ccxt.settings import CcxtSettings, futures_balance_is_wallet_alone, venue_client_id
+from dita.venues.ccxt.settings import (
+    CcxtSettings,
+    check_market_type_option,
+    futures_balance_is_wallet_alone,
+    venue_client_id,
+)
 from dita.venues.ccxt.streams import StreamedPolling, StreamStatus, UserStream, check_stream_supported
 from dita.venues.ccxt.trades import TradeReader
 
@@ -97,6 +103,7 @@ class CcxtVenue:
         if s.exchange not in ccxt.exchanges:
             raise ValueError(f"exchange {s.exchange!r} is not a ccxt exchange id")
         check_stream_supported(s)
+        check_market_type_option(s, getattr(ccxt, s.exchange))
         self.name = s.name or f"{s.exchange}-{s.market_type}"
         self._lock = threading.RLock()
         self._client = ExchangeClient(s, self.name, ccxt, inputs.clock or time.time)
@@ -241,6 +248,7 @@ class CcxtVenue:
 
     @_serialized
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        require_order(order)
         self.submitted += 1
         if self._streamed is not None:
             self._start_stream()
@@ -251,6 +259,7 @@ class CcxtVenue:
 
     @_serialized
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        require_order(order, "cancel")
         return self._orders.cancel(order)
 
     @_serialized
@@ -259,6 +268,7 @@ class CcxtVenue:
         a restart), in ``poll_events`` (``Orders.watch``). ``seen_event_ids``: the event ids the
         kernel applied in the order's slot (``TradeSlot.seen_event_ids``), by which the trades it
         booked are known. An asset this venue does not trade raises ValueError naming it."""
+        require_order(order, "watch")
         self._orders.watch(order, seen_event_ids)
 
     @_serialized
@@ -269,6 +279,8 @@ class CcxtVenue:
         its fee, read up to ``venue_order``'s filled size (``Orders.trade_fills``): reconciliation
         books these before it books from ``order_status`` what they leave missing.
         ``seen_event_ids`` as ``watch`` takes them."""
+        require_order(order, "trade_fills")
+        require_order(venue_order, "trade_fills")
         return self._orders.trade_fills(order, venue_order, seen_event_ids)
 
     @_serialized

@@ -587,7 +587,7 @@ class IbkrVenue:
         a restart): its executions' shares beyond what the kernel booked (by their cumQty) are
         reported in ``poll_events``. Told again with more booked (reconciliation booked a missed
         fill), the shares up to that are taken for booked."""
-        require_order(order)
+        require_order(order, "watch")
         with self._lock:
             if order.asset not in self.settings.contracts:
                 raise ValueError(f"{self.name}: asset {order.asset!r} has no contract in the settings")
@@ -609,7 +609,7 @@ class IbkrVenue:
         count less than that answer (TWS sends an order's status before its executions), the
         day's executions are asked, for up to ``connect_timeout_s``. An order not followed is
         followed from here (``watch``). The fills given here are not given by ``poll_events``."""
-        require_order(order)
+        require_order(order, "trade_fills")
         with self._lock:
             self._ensure_connected()
             coid = order.client_order_id
