@@ -888,7 +888,7 @@ def test_an_order_tws_answers_with_an_error_ends_as_a_reject_naming_the_code_and
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
-def test_an_error_ending_a_working_order_is_a_cancel_with_what_filled(
+def test_an_error_ending_a_part_filled_order_is_a_cancel_stating_no_filled_size(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:
     venue = make_venue()
@@ -899,7 +899,8 @@ def test_an_error_ending_a_working_order_is_a_cancel_with_what_filled(
 
     tws.error(coid, 201, "Order rejected - reason:Insufficient margin", ends=True)
     (ended,) = feed(kernel, venue, 1)
-    assert (ended.kind.name, ended.filled_size) == ("CANCEL_ACK", 4.0)
+    # TWS's error states no filled size: an execution that raced it may still come.
+    assert (ended.kind.name, ended.filled_size) == ("CANCEL_ACK", 0.0)
     assert (
         ended.reason
         == "ibkr: TWS error 201: Order rejected - reason:Insufficient margin (after 4 of 10 filled)"

@@ -284,12 +284,16 @@ class Reporter:
             events.extend(self._error(tracked, error, heard))
         return events
 
-    def unlisted(self, heard: Heard, questioned: list[IbkrOrder], asked_at: int) -> list[VenueEvent]:
+    def unlisted(
+        self, heard: Heard, questioned: list[IbkrOrder], asked_at: int, executions: bool
+    ) -> list[VenueEvent]:
         """The ends of the ``questioned`` orders (``in_question`` when TWS was asked for its open
         orders, ``asked_at`` by ``StatusesTold.count``) that its listing (``heard``, its fills
-        reported first) does not show working, with TWS's filled size: no status of them will
-        come. TWS lists an order with its status, so one it told no status of since it was asked
-        is not listed. The others are in question no more."""
+        reported first) does not show working: no status of them will come. TWS lists an order
+        with its status, so one it told no status of since it was asked is not listed. The
+        others are in question no more. The end states what the day's executions filled when the
+        listing listed them (``executions``), else no size: TWS states none of an order it
+        leaves out, and an execution that raced the end may still come."""
         events: list[VenueEvent] = []
         for tracked in questioned:
             reason, tracked.in_question = tracked.in_question, ""
@@ -299,7 +303,7 @@ class Reporter:
                     "%s: TWS lists order %s working: it works on", self.name, tracked.order.client_order_id
                 )
             elif not tracked.settled:
-                events.extend(self._end(tracked, said.filled if said is not None else 0.0, reason))
+                events.extend(self._end(tracked, tracked.filled if executions else 0.0, reason))
         return events
 
     def _ack(self, tracked: IbkrOrder, perm_id: int) -> list[VenueEvent]:
@@ -603,8 +607,11 @@ class Reporter:
         canceled = error.code == CANCELED
         if said is None:
             return self._end(tracked, 0.0, reason, canceled=canceled)
+        # The error states no filled size: ib_async's is TWS's last status's, which an execution
+        # that raced the end may pass, unless that status was TWS's own end.
+        stated = said.filled if said.status_told in CANCELED_STATUSES else 0.0
         # Read before the order's status (``events``), which may say TWS acknowledged it.
-        return self._acked(tracked, said) + self._end(tracked, said.filled, reason, canceled=canceled)
+        return self._acked(tracked, said) + self._end(tracked, stated, reason, canceled=canceled)
 
     def _acked(self, tracked: IbkrOrder, said: OrderHeard) -> list[VenueEvent]:
         """The ack of ``tracked`` when ``said`` shows TWS worked it (or filled it), if not given."""
@@ -613,21 +620,22 @@ class Reporter:
         return self._ack(tracked, said.perm_id)
 
     def _end(
-        self, tracked: IbkrOrder, filled: float, reason: str, *, canceled: bool = False
+        self, tracked: IbkrOrder, stated: float, reason: str, *, canceled: bool = False
     ) -> list[VenueEvent]:
         """The end of ``tracked`` at TWS, however TWS told it (a status, an error, a listing after
-        a reconnect without it), ``filled`` the size TWS states filled (0: none stated), or the
-        size booked when more. A REJECT only when TWS never acknowledged it, nothing filled and
-        it was not ``canceled``: the kernel forgets a rejected unfilled order and would refuse an
-        execution that raced the end as of an unknown order. Otherwise a CANCEL_ACK, which keeps
-        the order in the kernel for such an execution (no size stated: the kernel asks at
-        reconciliation)."""
-        filled = max(filled, tracked.filled)
+        a reconnect without it), ``stated`` the size TWS states filled with it (0: none stated),
+        or the size booked when more. A REJECT only when TWS never acknowledged it, nothing
+        filled and it was not ``canceled``: the kernel forgets a rejected unfilled order and
+        would refuse an execution that raced the end as of an unknown order. Otherwise a
+        CANCEL_ACK, which keeps the order in the kernel for such an execution; one TWS stated no
+        size with states none (the kernel books an execution after it, and asks at
+        reconciliation), as the size booked would bound the fills to come."""
+        filled = max(stated, tracked.filled)
         if not tracked.acknowledged and filled <= 0 and not canceled:
             return self._ended(tracked, KernelEventKind.REJECT, 0.0, reason)
         if filled > 0 and reason:
             reason += f" (after {filled:g} of {tracked.order.size:g} filled)"
-        return self._ended(tracked, KernelEventKind.CANCEL_ACK, filled, reason)
+        return self._ended(tracked, KernelEventKind.CANCEL_ACK, filled if stated > 0 else 0.0, reason)
 
     def _ended(
         self, tracked: IbkrOrder, kind: KernelEventKind, filled: float, reason: str
@@ -646,7 +654,7 @@ class Reporter:
                 status,
                 venue_order_id=tracked.venue_order_id,
                 timestamp=self._clock(),
-                filled_size=tracked.ended_filled,
+                filled_size=filled,
                 reason=reason,
                 event_id=f"{self.name}:end:{tracked.venue_order_id or tracked.order.client_order_id}",
             )

@@ -442,7 +442,7 @@ class IbkrVenue:
         heard = self._conn.heard(take_errors=True)
         events = self._reporter.events(heard, self._orders)
         if listed is not None:
-            events += self._reporter.unlisted(heard, listed.settles(), listed.told_before)
+            events += self._reporter.unlisted(heard, listed.settles(), listed.told_before, listed.executions)
         if not self._relist_due:  # a reconnect's listing may hold the reports missed meanwhile
             self._reporter.settle_overdue()
         for coid in [c for c, o in self._orders.items() if o.settled]:
