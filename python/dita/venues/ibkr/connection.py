@@ -23,6 +23,7 @@ __all__ = [
     "OPEN_STATUSES",
     "UNSET",
     "WORKING_STATUSES",
+    "EarlyCommissionReports",
     "ErrorHeard",
     "FillHeard",
     "Heard",
@@ -160,6 +161,10 @@ class IbkrConnection:
         client.reqAllOpenOrders = self._listings.counting_asks(client.reqAllOpenOrders)
         wrapper.openOrderEnd = self._listings.counting_ends(wrapper.openOrderEnd)
         wrapper.orderStatus = self._told.telling(wrapper.orderStatus)
+        early = EarlyCommissionReports(wrapper)
+        report_commission = wrapper.commissionReport
+        wrapper.commissionReport = early.keeping(report_commission)
+        wrapper.execDetails = early.given_with(wrapper.execDetails, report_commission)
 
     def _on_error(self, req_id: int, code: int, message: str, contract: object = None) -> None:
         self._errors.append(ErrorHeard(req_id, code, message))
@@ -314,6 +319,41 @@ class StatusesTold:
         after that error (0 otherwise)."""
         at, code = self._errors.get(key, (0, 0))
         return code if at > self.status(key)[0] else 0
+
+
+class EarlyCommissionReports:
+    """The commission reports TWS sent before their execution, by execId: ib_async drops a
+    report of an execution it has not heard of, so each is kept here and given to ib_async right
+    after its execution. The ``_KEPT`` latest are kept: one whose execution never comes is
+    forgotten in the end."""
+
+    _KEPT = 10_000
+
+    def __init__(self, wrapper: Any) -> None:
+        self._wrapper = wrapper
+        self._reports: dict[str, Any] = {}
+
+    def keeping(self, report_commission: Callable[[Any], None]) -> Callable[[Any], None]:
+        def kept(report: Any) -> None:
+            if report.execId in self._wrapper.fills:
+                report_commission(report)
+                return
+            self._reports[report.execId] = report
+            if len(self._reports) > self._KEPT:
+                del self._reports[next(iter(self._reports))]
+
+        return kept
+
+    def given_with(
+        self, exec_details: Callable[..., None], report_commission: Callable[[Any], None]
+    ) -> Callable[..., None]:
+        def given(req_id: int, contract: Any, execution: Any) -> None:
+            exec_details(req_id, contract, execution)
+            report = self._reports.pop(execution.execId, None)
+            if report is not None:
+                report_commission(report)
+
+        return given
 
 
 class OpenOrderListings:

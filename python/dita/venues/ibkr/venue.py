@@ -7,7 +7,7 @@
 - Each execution is a fill once, keyed by its execId (a duplicate ``execDetails``, a reconnect's
   executions: not reported again); each ``commissionReport`` books its fill's commission as a
   FILL_SETTLED account event (``account_events``), awaited ``commission_wait_s`` at most when a
-  correction's fill waits for it.
+  correction's fill waits for it; one that comes before its execution is kept until it does.
 - Reconciliation books what TWS filled beyond what the kernel booked from the order's executions
   (``trade_fills``), each under its execId, so its commission report settles the fill booked.
 - Contract details give the market limits: minTick, sizeIncrement, minSize.
