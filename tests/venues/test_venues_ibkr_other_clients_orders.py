@@ -8,11 +8,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import test_venues_ibkr
 from test_venues_ibkr import a_kernel, cancel_intent, entered, entry, until
 from tws_server import TwsServer
 
 from dita import TradeStage
+from dita.venues import VenueUnavailable
 from dita.venues.ibkr import IbkrVenue
 
 tws = test_venues_ibkr.tws
@@ -43,9 +45,11 @@ def test_a_cancel_of_another_clients_order_with_the_same_order_id_does_not_end_o
 def test_a_cancel_refused_for_an_order_another_client_id_placed_names_both_client_ids(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path
 ) -> None:
-    """The kernel restarts on client id 2 over the order client id 1 placed: TWS lists it working,
-    and only client 1 (or TWS's master client id) can cancel it. The refusal says so, not that
-    TWS lists no such order."""
+    """The kernel restarts on client id 2, TWS's master client id, over the order client id 1
+    placed: TWS lists it working, and only client 1 (or TWS's master client id, through its own
+    order id of it, which TWS does not give) can cancel it. The refusal says so, not that TWS lists
+    no such order."""
+    tws.master_client_id = 2  # TWS lists every client's open orders to it
     first_venue = make_venue(client_id=1)
     first = a_kernel(first_venue, tmp_path)
     coid = entered(first)
@@ -68,3 +72,27 @@ def test_a_cancel_refused_for_an_order_another_client_id_placed_names_both_clien
         " and this venue is client id 2: only client id 1 (or TWS's master API client id) can cancel it"
     )
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def test_a_restart_on_another_client_id_leaves_the_order_tws_still_works_unresolved(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path
+) -> None:
+    """TWS lists client id 2 only its own open orders: the order client id 1 placed, which TWS
+    works on, is not heard of, and its permId alone does not end it."""
+    first_venue = make_venue(client_id=1)
+    first = a_kernel(first_venue, tmp_path)
+    coid = entered(first)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+
+    venue = make_venue(client_id=2)
+    kernel = a_kernel(venue, tmp_path)
+    report = kernel.reconcile_with_venue()
+    assert [o.status for o in tws.book.orders.values()] == ["Submitted"]  # TWS works it on
+    assert report.ended_at_venue == []
+    assert [u["client_order_id"] for u in report.unresolved] == [coid]
+    assert [o.client_order_id for o in kernel.open_orders()] == [coid]
+    with pytest.raises(VenueUnavailable, match="another client id"):
+        venue.order_status(coid)

@@ -4,7 +4,8 @@ Frames are a 4-byte big-endian length and NUL-terminated fields. The handshake i
 and the client's version range ``v<min>..<max>``; the server answers the highest version both
 speak (``SERVER_VERSION`` at most) and the time, then takes ``startApi`` and sends the next
 valid order id and the managed accounts. It answers contract details, positions, open orders
-and executions, takes orders (or holds back the answer until asked, ``hold_next``, or loses
+(the connected client's, every client's to the master client, ``master_client_id``) and
+executions, takes orders (or holds back the answer until asked, ``hold_next``, or loses
 one, ``lose_next``) and cancels, and reports order status (any, ``statuses_next``),
 executions, their corrections and commission reports as TWS does, with the error codes 201
 (rejected), 202 (canceled) and 10147 (a cancel of an order it does not work), any other error
@@ -169,6 +170,9 @@ class TwsServer:
         self.fill_on_place = False
         # Set by a test: contract details requests go unanswered (a TWS busy after its restart).
         self.mute_contract_details = False
+        # Set by a test: the API client id TWS's settings name its master client, which TWS's
+        # open orders list every client's orders to (None: none; the others hear their own).
+        self.master_client_id: int | None = None
         self.connections = 0
         self._running = True
         self._accepting = threading.Thread(target=self._accept, name="tws-accept", daemon=True)
@@ -299,10 +303,15 @@ class TwsServer:
             self._cancel(int(f[2]))
 
     def listed_open_orders(self) -> None:
-        """The working orders, as TWS lists them answering a request for its open orders."""
+        """The working orders, as TWS lists them answering a request for its open orders: those
+        the connected API client placed, or every client's to the master API client
+        (``master_client_id``, a TWS setting)."""
         with self._lock:
+            every = self._client_id == self.master_client_id
             for order in self.book.orders.values():
-                if order.status in ("Submitted", "PreSubmitted"):
+                if order.status in ("Submitted", "PreSubmitted") and (
+                    every or order.client_id == self._client_id
+                ):
                     self._open_order(order)
                     self._order_status(order)
 

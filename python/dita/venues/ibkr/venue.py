@@ -744,7 +744,9 @@ class IbkrVenue:
         else over, FILLED when the day's executions fill it, CANCELED with what they count
         otherwise (each execution as its latest correction states it; the largest cumQty among
         them, with that execution's avgPrice, when more: a GTC order's earlier days count in it);
-        None when TWS never knew it (no executions, no permId). Only what TWS says of the order it
+        None when TWS never knew it (no executions, no permId); VenueUnavailable when TWS tells
+        nothing of it this session but its permId is known (not listed, no execution): another
+        client id's working order is not listed to this one. Only what TWS says of the order it
         gave the kernel's counts (``IbkrOrder.is_placed_as``), not an earlier run's under the same
         orderRef. Of an order sent in this session that TWS has not answered about, TWS's open
         orders are asked once, for up to ``connect_timeout_s``: VenueUnavailable when they do not
@@ -780,6 +782,16 @@ class IbkrVenue:
             filled = sum(f.shares for f in fills)
             if not fills and not tracked.perm_id:
                 return None
+            if not fills and not any(self._is_placed_as(tracked, said, heard) for said in heard.orders):
+                # TWS lists a client only its own open orders (the master client's aside): one
+                # another client id placed may work on unheard of, so its permId alone ends nothing.
+                raise VenueUnavailable(
+                    f"{self.name}: TWS tells nothing of order {client_order_id!r} (permId"
+                    f" {tracked.perm_id}): no open order of this client (client id"
+                    f" {self.settings.client_id}) and no execution of the day is it. Over, or"
+                    " working under another client id, whose open orders TWS does not list to"
+                    " this one: it cannot be told"
+                )
             avg = sum(f.shares * f.price for f in fills) / filled if filled else 0.0
             # TWS lists only the day's executions; their cumQty counts a GTC order's earlier days.
             latest = max(fills, key=lambda f: f.cum_qty, default=None)
