@@ -45,9 +45,10 @@ log = logging.getLogger("dita.venues.ibkr")
 # modification refused, a notice), so the order is in question until TWS lists its open orders.
 REJECTED, CANCELED = 201, 202
 CANCEL_REFUSED = frozenset({135, 161, 10147, 10148})
-WARNINGS = frozenset({105, 165, 321, 329, 399, 404, 434, 492, 10167, 10349})
-# A price off the tick: a new order's end, a warning about a working one (a modification refused).
-OFF_TICK = 110
+WARNINGS = frozenset({105, 165, 329, 399, 404, 434, 492, 10167, 10349})
+# A new order's end, a warning about a working one (a modification refused): a price off the
+# tick, and a request TWS refuses to validate (the API read-only, an account it does not know).
+NEW_ORDERS_ENDS = frozenset({110, 321})
 # Executions' shares summed within this share of their order's size are the whole order: only
 # float rounding (1e-16 of the sum per addition) lies between them. 1e-9 would be a whole share
 # still to fill at 1e9 shares.
@@ -742,4 +743,4 @@ def leaves_working(code: int, acknowledged: bool) -> bool:
 def is_warning(code: int, acknowledged: bool) -> bool:
     """Whether TWS's error ``code`` about an order (``acknowledged`` by TWS or not) leaves it
     working: a warning or a notice, the 2100-2199 ones (data farms, trading hours) among them."""
-    return code in WARNINGS or 2100 <= code < 2200 or (code == OFF_TICK and acknowledged)
+    return code in WARNINGS or 2100 <= code < 2200 or (code in NEW_ORDERS_ENDS and acknowledged)
