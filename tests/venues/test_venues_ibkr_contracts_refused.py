@@ -1,6 +1,7 @@
 """IbkrVenue books each fill at price times quantity into the kernel's one capital, converting
 nothing: a contract whose multiplier is not 1, or contracts in more than one currency, are
-refused when the venue is built, naming them."""
+refused when the venue is built, naming them; so is a contract TWS has no definition of (its
+error 200), a setting to correct rather than a TWS not reached."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ def test_contracts_in_more_than_one_currency_are_refused_naming_them() -> None:
     contracts = {"AAPL": {"symbol": "AAPL"}, "SAP": {"symbol": "SAP", "exchange": "IBIS", "currency": "EUR"}}
     with pytest.raises(ValueError, match=r"contracts\n.*more than one currency \(AAPL: USD, SAP: EUR\)"):
         IbkrVenue(port=1, contracts=contracts)
+
+
+def test_a_contract_tws_has_no_definition_for_is_refused_naming_twss_error() -> None:
+    with TwsServer([AAPL]) as tws:
+        with pytest.raises(ValueError) as raised:
+            IbkrVenue(port=tws.port, contracts={"APPL": {"symbol": "APPL"}}, connect_timeout_s=2.0)
+    assert "'APPL': TWS error 200: No security definition has been found for the request" in str(raised.value)
+    assert "(contracts)" in str(raised.value)

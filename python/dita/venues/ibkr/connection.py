@@ -175,7 +175,7 @@ class IbkrConnection:
         async def run() -> _T:
             return fn(*args)
 
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+        return self._submit(run).result(timeout)
 
     def wait(self, make: Callable[[], Coroutine[Any, Any, _T]], timeout: float) -> _T:
         """The coroutine ``make()`` run to its end on the loop thread; canceled there when it
@@ -184,7 +184,7 @@ class IbkrConnection:
         async def run() -> _T:
             return await make()
 
-        future = asyncio.run_coroutine_threadsafe(run(), self._loop)
+        future = self._submit(run)
         try:
             return future.result(timeout)
         except TimeoutError:
@@ -197,7 +197,38 @@ class IbkrConnection:
         async def run() -> _T:
             return await make()
 
+        return self._submit(run)
+
+    def _submit(self, run: Callable[[], Coroutine[Any, Any, _T]]) -> concurrent.futures.Future[_T]:
+        """``run()`` on the loop thread; ConnectionError once the connection is closed (its loop
+        is then gone, and a coroutine made for it would never run)."""
+        if self.closed:
+            raise ConnectionError("the connection to TWS is closed (close() was called)")
         return asyncio.run_coroutine_threadsafe(run(), self._loop)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` ended the loop thread."""
+        return self._loop.is_closed() or not self._thread.is_alive()
+
+    async def contract_details(self, contract: Any) -> tuple[list[Any], ErrorHeard | None]:
+        """TWS's contract details of ``contract``, with TWS's last error about the request (None:
+        none), which ib_async only logs: why TWS gave none (200, no security definition)."""
+        req_id = self.ib.client.getReqId()
+        errors: list[ErrorHeard] = []
+
+        def heard(r: int, code: int, message: str, contract: object = None) -> None:
+            if r == req_id:
+                errors.append(ErrorHeard(r, code, message))
+
+        self.ib.errorEvent += heard
+        try:
+            answer = self.ib.wrapper.startReq(req_id, contract)
+            self.ib.client.reqContractDetails(req_id, contract)
+            details: list[Any] = await answer
+        finally:
+            self.ib.errorEvent -= heard
+        return details, errors[-1] if errors else None
 
     async def open_orders_listed(self) -> None:
         """TWS's open orders asked, on the loop thread, and waited for to this request's own end."""
@@ -222,7 +253,7 @@ class IbkrConnection:
         self.wait(session, timeout=s.connect_timeout_s * 3)
 
     def connected(self) -> bool:
-        return bool(self.call(self.ib.isConnected))
+        return not self.closed and bool(self.call(self.ib.isConnected))
 
     def accounts(self) -> list[str]:
         return list(self.call(self.ib.managedAccounts))

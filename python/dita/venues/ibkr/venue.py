@@ -60,6 +60,8 @@ __all__ = ["IbkrVenue"]
 log = logging.getLogger("dita.venues.ibkr")
 
 _ANSWER_POLL_S = 0.01
+# TWS's error about a contract request it knows no contract for.
+NO_SECURITY_DEFINITION = 200
 # The least time between TWS's listings asked for orders in question (after an error, a
 # reconnect) when one goes unanswered, doubled after each unanswered in a row up to the most:
 # a TWS that never lists is not asked twice a second for good.
@@ -182,7 +184,10 @@ class IbkrVenue:
         log.info("%s: connected to TWS at %s:%d", self.name, self.settings.host, self.settings.port)
 
     def _ensure_connected(self) -> None:
-        """Reconnect after a drop, at most every ``reconnect_every_s``; VenueUnavailable until it is."""
+        """Reconnect after a drop, at most every ``reconnect_every_s``; VenueUnavailable until it
+        is, and for good once the venue is closed (nothing is sent)."""
+        if self._conn.closed:
+            raise VenueUnavailable(f"{self.name}: the venue is closed (close() was called): nothing is sent")
         if self._conn.connected():
             return
         if time.monotonic() - self._last_connect < self.settings.reconnect_every_s:
@@ -245,13 +250,19 @@ class IbkrVenue:
         )
         timeout = self.settings.connect_timeout_s
         try:
-            details = self._conn.wait(lambda: self._conn.ib.reqContractDetailsAsync(wanted), timeout)
+            details, error = self._conn.wait(lambda: self._conn.contract_details(wanted), timeout)
         except (TimeoutError, ConnectionError) as exc:
             # Asked before anything about an order is sent: a submit is refused, not in doubt.
             raise VenueUnavailable(
                 f"{self.name}: {asset!r}: TWS gave no contract details within {timeout:g} s"
                 f" ({type(exc).__name__})"
             ) from exc
+        if not details and error is not None and error.code == NO_SECURITY_DEFINITION:
+            # TWS answered: a contract it does not know is the settings' to correct, not a retry's.
+            raise ValueError(
+                f"{self.name}: {asset!r}: TWS error {error.code}: {self._redactor.redact(error.message)},"
+                f" for {spec!r}: correct the asset's contract in the settings (contracts)"
+            )
         if len(details) != 1:
             raise VenueUnavailable(
                 f"{self.name}: {asset!r}: TWS gave {len(details)} contracts for {spec!r}, not one"
@@ -285,7 +296,7 @@ class IbkrVenue:
             try:
                 self._ensure_connected()
                 contract = self._contract(order.asset)
-            except VenueUnavailable as exc:
+            except (VenueUnavailable, ValueError) as exc:  # ValueError: TWS refuses the contract
                 return [self._refused(order, f"nothing sent: {exc}")]
             refusal = self._refusal(order)
             if refusal:
@@ -853,7 +864,13 @@ class IbkrVenue:
         """Signed position per asset of the settings (TWS's positions, asked afresh)."""
         with self._lock:
             self._ensure_connected()
-            held = self._conn.wait(lambda: self._conn.ib.reqPositionsAsync(), self.settings.connect_timeout_s)
+            timeout = self.settings.connect_timeout_s
+            try:
+                held = self._conn.wait(lambda: self._conn.ib.reqPositionsAsync(), timeout)
+            except (TimeoutError, ConnectionError) as exc:
+                raise VenueUnavailable(
+                    f"{self.name}: TWS gave no positions within {timeout:g} s ({type(exc).__name__})"
+                ) from exc
             assets = self._assets_by_con_id()
             out: dict[str, float] = {}
             for position in held:
