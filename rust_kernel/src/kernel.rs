@@ -421,6 +421,12 @@ impl Kernel {
         })
     }
 
+    /// The ids of the fills whose fees wait for the venue's settlement (`k_unsettled_fees`):
+    /// after a restart, a venue that lists the day's fees settles them (IBKR's executions).
+    pub fn unsettled_fill_ids(&self) -> Vec<&str> {
+        self.unsettled.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
     /// The mark slot `slot_id`'s entry was judged at towards the notional caps (0 when none:
     /// its reference, or limit, alone).
     pub fn entry_cap_mark(&self, slot_id: usize) -> f64 {

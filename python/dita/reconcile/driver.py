@@ -111,5 +111,22 @@ def reconcile_with_venue(
     run.follow_booked_lookups()
     still_open = run.follow_working_orders()
     run.settle_unknown_orders(still_open, awaited, cancel_unknown, cancel_foreign_orders)
+    _settle_fees(kernel, venue, report)
     _compare_positions(kernel, venue, report)
     return report
+
+
+def _settle_fees(kernel: ExecutionKernel, venue: Any, report: ReconciliationReport) -> None:
+    """Tell a venue that settles the fees it lists (``settle_fills``: IBKR's commission reports)
+    the fills whose fees the kernel waits for: after a restart it follows none of the orders
+    they came from, and would settle none. One that raises is reported in ``fees_unsettled``."""
+    settle = getattr(venue, "settle_fills", None)
+    if not callable(settle):
+        return
+    fill_ids = kernel.unsettled_fill_ids()
+    if not fill_ids:
+        return
+    try:
+        settle(fill_ids)
+    except Exception as exc:
+        report.fees_unsettled = f"settle_fills raised {type(exc).__name__}: {exc}"

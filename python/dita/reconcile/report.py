@@ -43,6 +43,9 @@ class ReconciliationReport:
     # Why the venue's positions could not be read ("" when they were compared): by then the
     # events above are applied, so the report says so rather than raising and losing them.
     positions_unchecked: str = ""
+    # Why the venue could not be told the kernel's fills whose fees it waits for ("" when it was,
+    # or need not be): ``settle_fills`` raised, and they keep their predicted fees meanwhile.
+    fees_unsettled: str = ""
     events_applied: int = 0
     # Orders the kernel ended without the venue's filled size that were not asked about (not
     # listed open at the venue and beyond ``ended_lookups``, the oldest) or could not be (the

@@ -60,6 +60,7 @@ class FillHeard:
     # The API client that placed the order, whose order id it is (order ids are per client).
     client_id: int
     order_id: int
+    con_id: int
     shares: float
     # The order's filled size with this execution (cumQty), on earlier days too, and its
     # average price (avgPrice).
@@ -505,6 +506,7 @@ def _fill(fill: Any) -> FillHeard:
         perm_id=int(ex.permId),
         client_id=int(ex.clientId),
         order_id=int(ex.orderId),
+        con_id=int(fill.contract.conId),
         shares=float(ex.shares),
         cum_qty=float(ex.cumQty),
         avg_price=float(ex.avgPrice),

@@ -188,6 +188,22 @@ class Reporter:
         # The executions and orders under a followed order's orderRef that are not it, each said
         # once: TWS lists them again with every reading.
         self._not_placed_as = BoundedIdSet()
+        # The fills booked before a restart whose fees the kernel still waits for, by execId,
+        # with their assets by contract id (``owe_settlements``): of orders no longer followed,
+        # they are settled from the executions TWS lists with their commission reports.
+        self._owed: dict[str, None] = {}
+        self._assets: dict[int, str] = {}
+
+    def owe_settlements(self, fill_ids: list[str], assets: dict[int, str]) -> None:
+        """Settle the fills of ``fill_ids`` (the kernel's unsettled fills, by execId) whose
+        executions TWS lists with a commission report, now or later, though the venue does not
+        follow their orders (booked before a restart); ``assets`` names the contracts' assets."""
+        self._assets = dict(assets)
+        for fill_id in fill_ids:
+            if fill_id not in self._commission_reports:
+                self._owed[fill_id] = None
+        while len(self._owed) > _EXECUTIONS_KEPT:
+            del self._owed[next(iter(self._owed))]
 
     def account_events(self) -> list[AccountEvent]:
         taken, self._account_events = self._account_events, []
@@ -207,6 +223,8 @@ class Reporter:
             tracked = self._by_client_id.get(fill.order_ref)
             if tracked is not None and self._placed_as(tracked, fill, heard):
                 events.extend(self._fill(tracked, fill))
+            elif fill.exec_id in self._owed:
+                self._settle_owed(fill, heard.fills)
         statuses = [
             (tracked, said) for said in heard.orders if (tracked := self._tracked(said, heard)) is not None
         ]
@@ -482,6 +500,52 @@ class Reporter:
                 " (at most %g s after that fill)",
                 self.name, fill.exec_id, commission, before, self._commission_wait_s,
             )  # fmt: skip
+
+    def _settle_owed(self, fill: FillHeard, fills: list[FillHeard]) -> None:
+        """Settle ``fill``, owed a settlement from before a restart (``owe_settlements``), once
+        TWS lists its commission report: at its commission, a correction's less that of the
+        latest earlier execution of it ``fills`` holds (its fill's fee, as ``_settle`` gives),
+        which waits for that one's report too. A commission in another currency, or unset,
+        settles it at its predicted fee (WARNING)."""
+        if fill.commission is None:
+            return
+        number = _correction_number(fill.exec_id)
+        earlier = [
+            f
+            for f in fills
+            if execution_key(f.exec_id) == execution_key(fill.exec_id)
+            and _correction_number(f.exec_id) < number
+        ]
+        before = max(earlier, key=lambda f: _correction_number(f.exec_id), default=None)
+        counted = before.commission if before is not None else 0.0
+        if counted is None:
+            return
+        if not self._commission_reports.add(fill.exec_id):
+            return
+        del self._owed[fill.exec_id]
+        asset = self._assets.get(fill.con_id, "")
+        currencies = set(self._currencies.values())
+        foreign = fill.commission_currency and currencies and fill.commission_currency not in currencies
+        at = fill.time or self._clock()
+        if foreign or not abs(fill.commission) < UNSET:
+            log.warning(
+                "%s: execution %s: commission %r %s, reported after a restart, is not booked: its"
+                " fill keeps the kernel's predicted fee",
+                self.name, fill.exec_id, fill.commission, fill.commission_currency,
+            )  # fmt: skip
+            settled_by: dict[str, Any] = {"predicted_fee_stands": True}
+        else:
+            settled_by = {"fee": fill.commission - counted}
+        self._account_events.append(
+            AccountEvent(
+                _commission_event_id(self.name, fill.exec_id),
+                "FILL_SETTLED",
+                asset=asset,
+                fill_id=fill.exec_id,
+                timestamp=at,
+                **settled_by,
+            )
+        )
 
     def settle_overdue(self) -> None:
         """Give up each fill whose commission report has not come within ``commission_wait_s``

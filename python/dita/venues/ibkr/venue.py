@@ -687,6 +687,17 @@ class IbkrVenue:
                 self._waiting.extend(self._news())
             return self._reporter.account_events()
 
+    def settle_fills(self, fill_ids: list[str]) -> None:
+        """Settle the kernel's fills of ``fill_ids`` (``kernel.unsettled_fill_ids()``, which
+        reconciliation gives after a restart) of orders the venue does not follow, each once TWS
+        lists its execution with a commission report (the day's executions, now or later): their
+        FILL_SETTLED come through ``account_events``. The fills of orders it follows are
+        settled as ever."""
+        with self._lock:
+            self._ensure_connected()
+            self._reporter.owe_settlements(list(fill_ids), self._assets_by_con_id())
+            self._waiting.extend(self._news())
+
     def following(self) -> bool:
         with self._lock:
             return any(not o.settled for o in self._orders.values())

@@ -247,6 +247,18 @@ impl PyKernel {
         orders_to_py(py, wait_ref(slf)?.core.orders_ended_without_figure())
     }
 
+    /// The ids of the fills whose fees wait for the venue's settlement (`k_unsettled_fees`):
+    /// `reconcile_with_venue` tells a venue that settles fees it lists after a restart.
+    fn unsettled_fill_ids(slf: &Bound<'_, Self>) -> PyResult<Vec<String>> {
+        let this = wait_ref(slf)?;
+        Ok(this
+            .core
+            .unsettled_fill_ids()
+            .into_iter()
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// The whole state: control, slots and account, with the original field names.
     fn snapshot<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let this = wait_ref(slf)?;
