@@ -21,7 +21,7 @@ from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP, read
 
 ASSETS = {"BTC-USD": 60_000.0, "ETH-USD": 3_000.0, "SOL-USD": 150.0}
 WORKING = ("ENTRY_WORKING", "EXIT_WORKING")
-PROJECTION_FIELDS = ("projected_at", "closed_at", "input_refused_reason")
+PROJECTION_FIELDS = ("projected_at", "closed_at", "input_refused_reason", "cluster_control")
 
 
 def make_venue(seed: int = 7) -> MockVenueAdapter:

@@ -131,10 +131,13 @@ def show(
     # A kernel's entries outlive it (a crash cannot remove them): say which ones still run.
     gone = {k: _gone_why(accounts[k]) if k in accounts else "no account projected" for k in applied}
     gone = {k: why for k, why in gone.items() if why}
+    own = sorted(k for k in applied if own_control(applied[k]))
     if as_json:
         running = sorted(k for k in applied if k not in gone)
         # Strict JSON: a number typed by hand as 1e999 or NaN is shown as its text ("inf").
-        document = finite_json({"entries": entries, "kernels": applied, "running": running}, as_text=True)
+        document = finite_json(
+            {"entries": entries, "kernels": applied, "running": running, "own_control": own}, as_text=True
+        )
         typer.echo(json.dumps(document, indent=2, sort_keys=True, allow_nan=False))
         return
     from rich.table import Table
@@ -178,7 +181,7 @@ def show(
             table,
             key,
             "no" if key in gone else "yes",
-            str(c.get("mode", "")),
+            str(c.get("mode", "")) + (" (own control)" if key in own else ""),
             str(c.get("verbosity", "")),
             str(c.get("debug_clickhouse_enabled", "")).lower(),
             str(c.get("source", "")),
@@ -190,6 +193,22 @@ def show(
             shown(f"{key}: not running ({gone[key]}): the state shown is the one it last ran"),
             highlight=False,
         )
+    for key in own:
+        console.print(shown(f"{key}: {OWN_CONTROL_SAID}"), highlight=False)
+
+
+OWN_CONTROL_SAID = (
+    "own control: projected here, but no HazelcastControlPlane of this cluster serves it, so no "
+    "`dita control set` reaches it (a halt included): stop it in its own process"
+)
+"""What `control show`, `control set` and `dita status` say of a kernel whose projected control
+state has ``cluster_control`` false."""
+
+
+def own_control(control: dict[str, Any]) -> bool:
+    """Whether a ``dita_control`` entry says its kernel takes no control from the cluster
+    (``cluster_control`` false; a kernel whose projection does not say is not taken for one)."""
+    return control.get("cluster_control") is False
 
 
 @control_app.command("set")
@@ -332,8 +351,15 @@ def set_(
             why = _not_running(kernel, accounts)
             if why:
                 typer.echo(f"warning: {why}", err=True)
-        if wait > 0:
-            _wait_applied(client, kernel, change, wait, say)
+        # A kernel projected without the control plane runs on whatever the entry says: named,
+        # exit 4, so a halt is not taken for done while it trades.
+        own = _own_control_running(client, kernel, accounts, say, deadline)
+        for k in own:
+            warn(shown(f"{k}: {OWN_CONTROL_SAID}"))
+        if wait > 0 and not (kernel is not None and own):
+            _wait_applied(client, kernel, change, wait, say, skip=own)
+        if own:
+            fail(f"not applied by: {shown(', '.join(own))} (own control)", code=4)
     except _NotAnswered as late:
         # A read before the write: written stays False (the wait's reads end in _wait_applied).
         _unanswered(
@@ -441,6 +467,31 @@ def _require_known(
     )
 
 
+def _own_control_running(
+    client: Any,
+    kernel: str | None,
+    accounts: dict[str, dict[str, Any]],
+    say: Callable[[str], None],
+    deadline: float,
+) -> list[str]:
+    """The running kernels (``kernel`` alone, when given, whose ``accounts`` are read already)
+    whose projected control state says they take no control from this cluster. A read left
+    unanswered by ``deadline`` (or a moment past it) is warned of: which they are is unknown."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, live_kernels
+
+    by = max(deadline, time.monotonic() + _LAST_READ_S)
+    try:
+        applied = _read_by(client, CONTROL_MAP, say, by)
+        live = live_kernels(accounts if kernel is not None else _read_by(client, ACCOUNTS_MAP, say, by))
+    except _NotAnswered as late:
+        say(
+            f"the entry was written; which kernels take no control from the cluster is unknown: {late.what} "
+            f"not answered ({late.why})"
+        )
+        return []
+    return sorted(k for k in live if k in applied and own_control(applied[k]) and kernel in (None, k))
+
+
 def _not_running(kernel: str, accounts: dict[str, dict[str, Any]]) -> str:
     """Why ``kernel`` is not a running kernel of this cluster's projection (``accounts``, its
     ``dita_accounts``); "" when it is."""
@@ -486,8 +537,15 @@ its end): reads answered in milliseconds must not fail the wait for the time lef
 
 
 def _wait_applied(
-    client: Any, kernel: str | None, change: dict[str, Any], wait: float, say: Callable[[str], None]
+    client: Any,
+    kernel: str | None,
+    change: dict[str, Any],
+    wait: float,
+    say: Callable[[str], None],
+    skip: list[str],
 ) -> None:
+    """Wait up to ``wait`` s for the kernels the change is for to show it, but those in ``skip``
+    (they take no control from the cluster, said by the caller); exit 4 naming any that do not."""
     from dita.projection.hazelcast import (
         ACCOUNTS_MAP,
         CONTROL_MAP,
@@ -518,11 +576,11 @@ def _wait_applied(
             )
         live = live_kernels(accounts)
         if kernel:
-            targets = [kernel]
+            targets = [] if kernel in skip else [kernel]
         else:
             # Every kernel whose account is live, its control projection there or not: one
             # without it shows nothing applied, and is no kernel halted.
-            targets = sorted(live)
+            targets = sorted(live - set(skip))
             gone = sorted(k for k in applied if k not in live)
         pending = [
             k

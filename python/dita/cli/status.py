@@ -27,6 +27,7 @@ from dita.cli._common import (
     require_kernel_id,
     shown,
 )
+from dita.cli.control import OWN_CONTROL_SAID, own_control
 from dita.cli.pnl_journal import net_pnl, pnl_from_journal
 
 __all__ = ["register"]
@@ -188,6 +189,8 @@ def status(
                 "running": None if no_account else bool(s.get("running")),
                 "mode": None if no_control else ctl.get("mode", ""),
                 "frozen": None if no_control else bool(ctl.get("frozen", False)),
+                # True: projected by a kernel no control plane of the cluster serves.
+                "own_control": None if no_control else own_control(ctl),
                 "equity": acct.get("equity"),
                 "capital": acct.get("capital"),
                 "realized_pnl": acct.get("realized_pnl"),
@@ -246,7 +249,11 @@ def status(
             table,
             r["kernel_id"],
             _NOT_READ if r["running"] is None else "yes" if r["running"] else "no",
-            _NOT_READ if r["mode"] is None else r["mode"] + (" FROZEN" if r["frozen"] else ""),
+            _NOT_READ
+            if r["mode"] is None
+            else r["mode"]
+            + (" FROZEN" if r["frozen"] else "")
+            + (" (own control)" if r["own_control"] else ""),
             _money(r["equity"]),
             _money(r["realized_pnl"]),
             _money(r["unrealized_pnl"]),
@@ -264,6 +271,9 @@ def status(
     for r in rows:
         if r["note"]:
             console.print(shown(f"{r['kernel_id']}: {r['note']}"), highlight=False)
+    for r in rows:
+        if r["own_control"] and r["running"] is not False:
+            console.print(shown(f"{r['kernel_id']}: {OWN_CONTROL_SAID}"), highlight=False)
     _incomplete(incomplete)
 
 

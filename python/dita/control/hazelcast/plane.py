@@ -135,6 +135,11 @@ class HazelcastControlPlane(PlaneWorker):
     def detach(self, kernel: ExecutionKernel) -> None:
         self._detach(kernel)
 
+    def controls(self, kernel_id: str, kernel: ExecutionKernel) -> bool:
+        """Whether ``kernel`` (attached under ``kernel_id``) takes this plane's entries: attached
+        and not closed. Read by the projection, which says so in the kernel's control state."""
+        return not self._closing and self._kernels.get(kernel_id) is kernel
+
     def _applying(self, kernel: ExecutionKernel) -> contextlib.AbstractContextManager[Any]:
         """The lock ``kernel``'s changes are applied under, to take before the plane's own (as
         the applier takes them): held, no change is being made to the kernel."""

@@ -92,6 +92,8 @@ class ProjectionConnection:
         self._account_written: dict[str, float] = {}  # monotonic time of each kernel's last account write
         # The input_refused_reason each kernel's last account write sent: a change is written at once.
         self._refused_sent: dict[str, str | None] = {}
+        # The cluster_control each kernel's last control write sent: a change is written at once.
+        self._cluster_control_sent: dict[str, bool] = {}
         # Each kernel's account as its last cycle read it, with the slots that cycle wrote: what
         # a heartbeat between cycles writes again (the kernel's account now may hold an input
         # whose slots wait for the next cycle).

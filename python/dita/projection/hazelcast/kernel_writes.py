@@ -73,6 +73,17 @@ class KernelWrites(ProjectionConnection):
 
         return removal.continue_with(settle)
 
+    def _cluster_control(self, kid: str, kernel: ExecutionKernel) -> bool:
+        """Whether ``kernel`` takes the control entries of this projection's cluster: a
+        ``HazelcastControlPlane`` of the same cluster name and a member in common serves it. A
+        kernel without one runs its own control state, which no `dita control set` reaches."""
+        plane = getattr(kernel, "control_plane", None)
+        controls = getattr(plane, "controls", None)
+        if controls is None or getattr(plane, "cluster_name", None) != self.cluster_name:
+            return False
+        members = getattr(plane, "cluster_members", ())
+        return not set(members).isdisjoint(self.cluster_members) and bool(controls(kid, kernel))
+
     def _publish_kernel(
         self,
         kid: str,
@@ -106,8 +117,10 @@ class KernelWrites(ProjectionConnection):
             with kernel_reads():
                 due = drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat
                 refused = kernel.input_refused_reason()
+                cluster_control = self._cluster_control(kid, kernel)
                 with self._lock:
                     refused_changed = refused != self._refused_sent.get(kid)
+                    control_due = cluster_control != self._cluster_control_sent.get(kid)
                 # A periodic rewrite keeps projected_at fresh: a live idle kernel is not a dead
                 # one; a closing kernel's last write says it closed; a failed log, that it no
                 # longer trades, which marks nothing dirty.
@@ -126,6 +139,8 @@ class KernelWrites(ProjectionConnection):
                     # The rewritten account read with the slots: read after them, it could hold
                     # an input whose slots this cycle does not write.
                     slots, account, control = publish_dirty(kernel, full=full, with_account=rewrite)
+                    if control is None and control_due:
+                        control = dict(kernel.control())
                 max_slots = kernel.max_slots
         except RuntimeError:
             # The kernel is mid-call in another thread (its venue is Python code): try again
@@ -170,7 +185,10 @@ class KernelWrites(ProjectionConnection):
             if control is not None:
                 control["kernel_id"] = kid
                 control["projected_at"] = now
+                control["cluster_control"] = cluster_control
                 futures.append(control_map.set(kid, to_json_value(control)))
+                with self._lock:
+                    self._cluster_control_sent[kid] = cluster_control
         except Exception as exc:
             if prune:
                 self._retry_prune(kid)

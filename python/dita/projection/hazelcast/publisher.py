@@ -207,6 +207,7 @@ class HazelcastProjection(PublishingCycle):
             self._full_at.pop(kid, None)
             self._closing.pop(kid, None)
             self._refused_sent.pop(kid, None)
+            self._cluster_control_sent.pop(kid, None)
             self._account_sent.pop(kid, None)
             empty = not self._kernels
         try:

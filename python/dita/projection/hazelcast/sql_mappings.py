@@ -85,7 +85,7 @@ def create_mappings(client: HazelcastClient, kernel: ExecutionKernel, timeout: f
         samples = {
             SLOTS_MAP: kernel.slot_dict(0),
             ACCOUNTS_MAP: {**kernel.account(), "closed_at": None, "input_refused_reason": None},
-            CONTROL_MAP: kernel.control(),
+            CONTROL_MAP: {**kernel.control(), "cluster_control": False},
         }
     statements = [ddl for name, sample in samples.items() for ddl in mapping_ddl(name, sample)]
     statements.append(_CONTROL_PLANE_DDL)
