@@ -281,6 +281,11 @@ def set_(
     change = normalize_change(mode, verbosity, debug_clickhouse)
     if not change:
         fail("nothing to set: give --mode, --verbosity or --debug-clickhouse/--no-debug-clickhouse")
+    if new_kernel and kernel in (None, GLOBAL):
+        # Written to the global entry, a resume meant for one kernel to start would reach every kernel.
+        fail(
+            f"--new-kernel names the entry of one kernel still to start: give its id with --kernel, got {kernel!r}"
+        )
     if kernel is not None and kernel != GLOBAL:
         # Before connecting, naming the option: the write refuses an id no kernel can have
         # ("btc-1 ") only once the cluster has been asked, naming its own argument.
