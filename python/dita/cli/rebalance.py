@@ -26,10 +26,12 @@ from dita.cli._common import (
     MAX_SLOTS,
     MAX_SLOTS_HELP,
     PROGRESS_LINE_SECONDS,
+    close_all,
     elapsed_report,
     fail,
     fail_options,
     given_path,
+    open_projection,
     out_console,
     require_directory_path,
     require_finite,
@@ -261,22 +263,33 @@ def _kernel(
     live: bool,
     book: PaperBookFile | None = None,
     resumed: Plan | None = None,
+    projection: Any = None,
+    plane: Any = None,
 ) -> tuple[ExecutionKernel, ReconciliationReport | None]:
     """The kernel of ``state_dir``'s log, and for one recovered from it its reconciliation with
     ``venue`` (``take_over``: a paper ``book`` is brought forward first, and refused for the
-    written plan ``resumed`` when the log does not explain it: PlanError, nothing written)."""
+    written plan ``resumed`` when the log does not explain it: PlanError, nothing written).
+    ``projection`` and the control ``plane`` (--hazelcast) are attached to it."""
     wal_dir = state_dir / "wal"
     # Each leg's intent is on disk before its order goes out: a run killed right after would
     # otherwise lose the record (a group commit's last 10 ms) and send the leg again when rerun.
     kernel = ExecutionKernel(
-        venue=venue, kernel_id=kernel_id, wal_dir=str(wal_dir), max_slots=max_slots, fsync="always"
+        venue=venue,
+        kernel_id=kernel_id,
+        wal_dir=str(wal_dir),
+        max_slots=max_slots,
+        fsync="always",
+        projection=projection,
     )
-    if recovered_seq(kernel) == 0:
-        # A new kernel only: a recovered one keeps the mode its log holds (an operator's HALTED).
-        kernel.update_control(mode="LIVE" if live else "PAPER", source="dita-rebalance")
-        return kernel, None
     try:
-        return kernel, take_over(kernel, book, resumed)
+        new = recovered_seq(kernel) == 0
+        if new:
+            # A new kernel only: a recovered one keeps the mode its log holds (an operator's HALTED).
+            kernel.update_control(mode="LIVE" if live else "PAPER", source="dita-rebalance")
+        if plane is not None:
+            # After the run's own mode: the cluster's entries (a HALTED) apply over it.
+            kernel.attach_control_plane(plane)
+        return kernel, None if new else take_over(kernel, book, resumed)
     except BaseException:
         kernel.close()
         raise
@@ -493,6 +506,16 @@ def rebalance_command(
         float, typer.Option(min=0.0, help="Seconds to wait for fills reported later")
     ] = 30.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    hazelcast: Annotated[
+        str | None,
+        typer.Option(
+            help="Project into (and take the mode from) Hazelcast host:port,...: `dita control set "
+            "--mode HALTED` then stops the run's entries"
+        ),
+    ] = None,
+    hz_cluster: Annotated[
+        str | None, typer.Option(help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)")
+    ] = None,
     resume_price_tolerance: Annotated[
         float,
         typer.Option(
@@ -522,6 +545,8 @@ def rebalance_command(
             },
         )
     require_kernel_id(kernel_id)
+    if dry_run and hazelcast is not None:
+        fail("--hazelcast with --dry-run: a dry run runs no kernel to project or control")
     # Slept on after a rebalance has sent its orders: inf would end the run there, in a traceback.
     require_finite("--watch-every", watch_every)
     require_finite("--fill-wait", fill_wait, allow_zero=True)
@@ -555,14 +580,28 @@ def rebalance_command(
     reconciled: ReconciliationReport | None = None
     if not dry_run:
         state.mkdir(parents=True, exist_ok=True)
+        proj = plane = None
+        if hazelcast is not None:
+            from dita.control.hazelcast import HazelcastControlPlane
+
+            proj = open_projection(hazelcast, hz_cluster)
+            plane = HazelcastControlPlane(
+                proj.cluster_members, proj.cluster_name, updated_by="dita-rebalance"
+            )
         try:
             # A watch goes on past a version refused (the session checks each one it takes):
             # its kernel is reconciled all the same, to trade the versions after it.
             # Counted before a written plan is refused: moved aside, a plan made afresh is
             # numbered past it, not under its ids.
-            record_attempts(state, portfolio)
-            resumed = None if watch else resumed_plan(state, portfolio)
-            kernel, reconciled = _kernel(venue, state, kernel_id, max_slots, live, book, resumed)
+            try:
+                record_attempts(state, portfolio)
+                resumed = None if watch else resumed_plan(state, portfolio)
+                kernel, reconciled = _kernel(
+                    venue, state, kernel_id, max_slots, live, book, resumed, projection=proj, plane=plane
+                )
+            except BaseException:
+                close_all(plane, proj)  # a kernel never made (or closed) leaves them open
+                raise
         except WalError as exc:
             fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
         except VenueUnavailable as exc:

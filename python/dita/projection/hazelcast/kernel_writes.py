@@ -73,16 +73,17 @@ class KernelWrites(ProjectionConnection):
 
         return removal.continue_with(settle)
 
-    def _cluster_control(self, kid: str, kernel: ExecutionKernel) -> bool:
+    def _cluster_control(self, kid: str, kernel: ExecutionKernel, closing: bool = False) -> bool:
         """Whether ``kernel`` takes the control entries of this projection's cluster: a
-        ``HazelcastControlPlane`` of the same cluster name and a member in common serves it. A
-        kernel without one runs its own control state, which no `dita control set` reaches."""
+        ``HazelcastControlPlane`` of the same cluster name and a member in common serves it (or,
+        ``closing``, is its plane: a close lets the plane go first). A kernel without one runs its
+        own control state, which no `dita control set` reaches."""
         plane = getattr(kernel, "control_plane", None)
         controls = getattr(plane, "controls", None)
         if controls is None or getattr(plane, "cluster_name", None) != self.cluster_name:
             return False
         members = getattr(plane, "cluster_members", ())
-        return not set(members).isdisjoint(self.cluster_members) and bool(controls(kid, kernel))
+        return not set(members).isdisjoint(self.cluster_members) and (closing or bool(controls(kid, kernel)))
 
     def _publish_kernel(
         self,
@@ -117,7 +118,8 @@ class KernelWrites(ProjectionConnection):
             with kernel_reads():
                 due = drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat
                 refused = kernel.input_refused_reason()
-                cluster_control = self._cluster_control(kid, kernel)
+                # A kernel taking no input (closing) has let its plane go: its state says what it ran under.
+                cluster_control = self._cluster_control(kid, kernel, closing=refused is not None)
                 with self._lock:
                     refused_changed = refused != self._refused_sent.get(kid)
                     control_due = cluster_control != self._cluster_control_sent.get(kid)
