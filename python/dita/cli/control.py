@@ -181,7 +181,9 @@ def show(
             table,
             key,
             "no" if key in gone else "yes",
-            str(c.get("mode", "")) + (" (own control)" if key in own else ""),
+            str(c.get("mode", ""))
+            + (" FROZEN" if c.get("frozen") is True else "")
+            + (" (own control)" if key in own else ""),
             str(c.get("verbosity", "")),
             str(c.get("debug_clickhouse_enabled", "")).lower(),
             str(c.get("source", "")),
@@ -195,6 +197,8 @@ def show(
         )
     for key in own:
         console.print(shown(f"{key}: {OWN_CONTROL_SAID}"), highlight=False)
+    for key in sorted(k for k in applied if k not in gone and frozen_said(applied[k])):
+        console.print(shown(f"{key}: {frozen_said(applied[key])}"), highlight=False)
 
 
 OWN_CONTROL_SAID = (
@@ -203,6 +207,19 @@ OWN_CONTROL_SAID = (
 )
 """What `control show`, `control set` and `dita status` say of a kernel whose projected control
 state has ``cluster_control`` false."""
+
+
+def frozen_said(control: dict[str, Any]) -> str:
+    """Why the kernel of a ``dita_control`` entry refuses every entry whatever its mode (an edge
+    freeze holds it); "" when none does."""
+    if control.get("frozen") is not True:
+        return ""
+    asset = control.get("freeze_asset") or ""
+    why = "; ".join(str(x) for x in (control.get("freeze_reason"), asset and f"asset {asset}") if x)
+    return (
+        f"FROZEN by an edge freeze ({why or 'no reason given'}): it refuses every entry whatever its "
+        "mode until the edge updates of its own process lift the freeze"
+    )
 
 
 def own_control(control: dict[str, Any]) -> bool:
@@ -284,7 +301,8 @@ def set_(
     if new_kernel and kernel in (None, GLOBAL):
         # Written to the global entry, a resume meant for one kernel to start would reach every kernel.
         fail(
-            f"--new-kernel names the entry of one kernel still to start: give its id with --kernel, got {kernel!r}"
+            "--new-kernel names the entry of one kernel still to start: give its id with --kernel, "
+            f"got {kernel!r}"
         )
     if kernel is not None and kernel != GLOBAL:
         # Before connecting, naming the option: the write refuses an id no kernel can have
@@ -624,7 +642,18 @@ def _wait_applied(
         # Ended early when only kernels taking no input were left: no time would have done.
         within = "" if len(refusing) == len(pending) else f" within {wait:g}s"
         fail(f"not applied{within} by: {shown(', '.join(map(named, pending)))}", code=4)
-    typer.echo(f"applied by: {shown(', '.join(map(named, targets))) or '(no kernels projected)'}")
+    # A resume reaches a frozen kernel's mode, not its entries: it trades no more than before.
+    frozen = [k for k in targets if change.get("mode") in _RESUMES and frozen_said(applied[k])]
+    targets = [k for k in targets if k not in frozen]
+    if targets or not frozen:
+        typer.echo(f"applied by: {shown(', '.join(map(named, targets))) or '(no kernels projected)'}")
+    if frozen:
+        said = "; ".join(f"{k}: {frozen_said(applied[k])}" for k in frozen)
+        fail(f"mode {change['mode']} set but not trading: {shown(said)}", code=4)
+
+
+_RESUMES = ("LIVE", "PAPER", "SHADOW")
+"""The modes that take entries: set on a frozen kernel, they resume nothing."""
 
 
 def register(app: typer.Typer) -> None:
