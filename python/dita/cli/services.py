@@ -77,8 +77,8 @@ def _member(port: int, cluster_name: str | None, home: Path | None, state_dir: P
 
 def _recorded_member(port: int | None, cluster_name: str | None, home: Path | None) -> object:
     """The member of ``stop`` and ``status``: the one ``start`` recorded when --port is not given
-    or is its port (its state directory, and its cluster name unless one is given), said on
-    stderr; else the one on --port (default 5701)."""
+    or is its port (its state directory and cluster name; another name given is warned of), said
+    on stderr; else the one on --port (default 5701)."""
     from dita.services.hazelcast import DEFAULT_HOST, DEFAULT_PORT
     from dita.services.member_file import member_file, member_gone, read_member_file
 
@@ -102,8 +102,16 @@ def _recorded_member(port: int | None, cluster_name: str | None, home: Path | No
         f"the member recorded in {member_file(state_dir)}: {record.address}, cluster {record.cluster_name!r}",
         err=True,
     )
-    if cluster_name is None and "DITA_HAZELCAST_CLUSTER" not in os.environ:
-        cluster_name = record.cluster_name
+    given = cluster_name if cluster_name is not None else os.environ.get("DITA_HAZELCAST_CLUSTER")
+    if given is not None and given != record.cluster_name:
+        # The member on that port is the recorded one: asked under another name it would read as
+        # refusing clients, a healthy member taken for a broken one.
+        named = "--cluster-name" if cluster_name is not None else "$DITA_HAZELCAST_CLUSTER"
+        warn(
+            f"{named} {given!r} is not the cluster of the member recorded on {record.address}, "
+            f"{record.cluster_name!r}: acting on that member under its own name"
+        )
+    cluster_name = record.cluster_name
     recorded_port = int(record.address.rpartition(":")[2])
     # Its own state directory, wherever --home put it when it started.
     return _member(
