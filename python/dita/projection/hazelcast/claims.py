@@ -111,6 +111,8 @@ def _gone(fields: dict[str, Any]) -> bool:
     if pid == os.getpid():
         with _held_lock:
             return fields.get("token") not in _held_here
+    if _exited(pid):
+        return True  # crashed, not yet reaped by its parent: a zombie answers signal 0 as if alive
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -118,6 +120,18 @@ def _gone(fields: dict[str, Any]) -> bool:
     except OSError:
         return False  # running under another user
     return False
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` is a process that has exited and awaits reaping (state Z or X in
+    ``/proc/<pid>/stat``); False where ``/proc`` does not say."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as stat:
+            # The command name, in parentheses, may hold spaces and ")": the state follows the last.
+            state = stat.read().rpartition(")")[2].split(maxsplit=1)[:1]
+    except OSError:
+        return False
+    return state in (["Z"], ["X"])
 
 
 def claim(claims: Map[str, Any], kernel_id: str, token: str, timeout: float) -> HazelcastJsonValue:
