@@ -47,7 +47,9 @@ def test_a_global_halt_names_a_kernel_that_takes_no_control_from_the_cluster(
         assert heard.kernel_id not in result.stderr  # halted: waited for, not named
         assert heard.control()["mode"] == "HALTED"
         # The halt did not reach it: it still takes an entry.
-        entered = deaf.process_intent(KernelIntent("e1", "t1", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.001))
+        entered = deaf.process_intent(
+            KernelIntent("e1", "t1", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.001)
+        )
         assert entered.diagnostic_code.name == "OK"
 
         shown = CliRunner().invoke(app, ["control", "show", *where])
