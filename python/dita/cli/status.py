@@ -226,7 +226,10 @@ def status(
     console = out_console()
     if not rows:
         _incomplete(incomplete)  # not "none found": the maps left unread may hold them
-        console.print("no running kernels found (start one with `dita paper`, or pass --hazelcast)")
+        if hazelcast is not None:
+            console.print("no running kernels found: the cluster's maps hold no kernel's projection")
+        else:
+            console.print("no running kernels found (start one with `dita paper`, or pass --hazelcast)")
         return
     table = Table(title="kernels", title_justify="left")
     for col in (
