@@ -107,7 +107,8 @@ def cluster_settings(
     elif isinstance(raw, str):
         addresses = tuple(a.strip() for a in raw.split(",") if a.strip())
     elif isinstance(raw, Sequence) and not isinstance(raw, bytes | bytearray):
-        addresses = tuple(raw)
+        # As the text's entries are: " 10.0.0.5:5701" would be taken as a host named with a space.
+        addresses = tuple(a.strip() if isinstance(a, str) else a for a in raw)
     else:
         raise ValueError(f"cluster members must be host:port text or a list of them, got {raw!r}")
     for address in addresses:
@@ -115,6 +116,10 @@ def cluster_settings(
         # surrogate) would fail only at the connect timeout, taken for a cluster that is down.
         if not isinstance(address, str) or not is_utf8(address):
             raise ValueError(f"cluster member must be host:port text, got {address!r}")
+        if "/" in address:
+            # A URL's scheme and path would be taken as part of the host, and the connect time
+            # waited out as if the cluster name were wrong.
+            raise ValueError(f"cluster member must be host:port, not a URL or path, got {address!r}")
         host, sep, port = address.rpartition(":")
         if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
             raise ValueError(f"cluster member must be host:port, got {address!r}")
