@@ -195,7 +195,7 @@ def show(
             shown(f"{key}: not running ({gone[key]}): the state shown is the one it last ran"),
             highlight=False,
         )
-    for key in own:
+    for key in (k for k in own if k not in gone):
         console.print(shown(f"{key}: {OWN_CONTROL_SAID}"), highlight=False)
     for key in sorted(k for k in applied if k not in gone and frozen_said(applied[k])):
         console.print(shown(f"{key}: {frozen_said(applied[key])}"), highlight=False)
@@ -274,7 +274,10 @@ def set_(
     keep overtaking (three times) ends it, exit 3, naming them; a read of --wait left unanswered
     ends it at --wait, exit 4. A
     global write whose read of every entry is unanswered at half --timeout is made after the
-    global entry alone, stamped 2 s ahead, and says which kernels it may not reach (exit 0)."""
+    global entry alone, stamped 2 s ahead, and says which kernels it may not reach (exit 0).
+
+    A running kernel the write is for that takes no control from the cluster (projected without
+    a HazelcastControlPlane) is named once the entry is written, exit 4."""
     from dita._kernel import ControlMode, Verbosity
     from dita._text import shortened
     from dita.control import GLOBAL, enum_names
