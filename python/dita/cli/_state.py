@@ -112,6 +112,7 @@ class _Account(_Shape):
 class _Control(_Shape):
     mode: str = ""
     frozen: bool = False
+    cluster_control: bool | None = None  # the projection's: False, no control plane of the cluster
 
 
 class _FillModel(_Shape):
