@@ -69,7 +69,8 @@ class VenueRouter:
     routes={"ETHUSDT": "binance"})``.
 
     ``account_venue`` (else ``default``) names the venue whose account events (balances,
-    margins, funding) the kernel's one account takes; every venue's FILL_SETTLED pass.
+    margins) the kernel's one account takes; every venue's FILL_SETTLED and FUNDING_FEE pass,
+    without their balance figures.
     ``router["binance"]`` returns an adapter; an unknown name raises ``UnknownVenueError``
     naming it and the known ones. As a venue, the router sends each new order to the venue
     its asset is routed to, and its cancel to the venue that holds it.
@@ -601,8 +602,9 @@ class VenueRouter:
         """The account events of the account venue (``account_venue``, else the default; see
         ``CcxtVenue.account_events``). The kernel keeps one account: another venue's balances
         would overwrite that venue's figures, so its events are dropped, logged at WARNING, all
-        but its FILL_SETTLED, which settle its own fills' fees and pass without the balance
-        figures they carry."""
+        but its FILL_SETTLED and FUNDING_FEE: the kernel books that venue's fills, so their fees
+        and its positions' funding are the account's; they pass without the balance figures
+        they carry."""
         events: list[AccountEvent] = []
         for venue_name, adapter in self._venues.items():
             account_events = getattr(adapter, "account_events", None)
@@ -619,7 +621,7 @@ class VenueRouter:
             if venue_name == self._account_venue:
                 events.extend(theirs)
                 continue
-            settled = [_settlement_only(e) for e in theirs if _is_settlement(e)]
+            settled = [_without_balances(e) for e in theirs if _is_fill_money(e)]
             events.extend(settled)
             if len(settled) < len(theirs):
                 taken = (
@@ -659,13 +661,15 @@ def _silence(status: Any) -> float:
     return math.inf if since is None else float(since)
 
 
-def _is_settlement(event: object) -> bool:
-    return getattr(getattr(event, "kind", None), "name", None) == "FILL_SETTLED"
+def _is_fill_money(event: object) -> bool:
+    """A fill's settled fee or a position's funding payment: money of the trades the kernel books."""
+    return getattr(getattr(event, "kind", None), "name", None) in ("FILL_SETTLED", "FUNDING_FEE")
 
 
-def _settlement_only(event: AccountEvent) -> AccountEvent:
-    """``event``, a FILL_SETTLED of a venue other than the account venue, without the balance
-    and margin figures it carries: they are that venue's, and would overwrite the account's."""
+def _without_balances(event: AccountEvent) -> AccountEvent:
+    """``event``, a FILL_SETTLED or FUNDING_FEE of a venue other than the account venue, without
+    the balance and margin figures it carries: they are that venue's, and would overwrite the
+    account's."""
     figures = (event.wallet_balance, event.available_margin, event.used_margin, event.maint_margin)
     if all(figure is None for figure in figures):
         return event
