@@ -27,8 +27,8 @@ use crate::fsm::{self, next_stage, Ctx, Trigger};
 use crate::journal::{AccountRow, ControlRow, FillRow, Outbox};
 use crate::model::*;
 use crate::risk::{
-    cap_price, check_edge_freeze, CapValue, ConfigValue, MarketLimits, RateWindow, RiskLimits,
-    RiskRefusal, MIN_LEVERAGE,
+    cap_price, check_edge_freeze, reduce_only_exit_size, CapValue, ConfigValue, MarketLimits,
+    RateWindow, RiskLimits, RiskRefusal, MIN_LEVERAGE,
 };
 use crate::types::*;
 use serde::{Deserialize, Serialize};

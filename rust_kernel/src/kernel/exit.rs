@@ -49,7 +49,10 @@ impl Kernel {
         if let Some(o) = self.limit_off_tick(intent, sid, &m, side, seq) {
             return Err(o);
         }
-        let exit = self.size_exit(intent, sid, m, side);
+        let mut exit = self.size_exit(intent, sid, m, side);
+        if self.control.mode == ControlMode::ReduceOnly && !exit.reduce_only {
+            exit = self.reduce_only_exit(intent, sid, exit, seq)?;
+        }
         self.check_exit_floor(intent, sid, &exit, seq)?;
         if rated_exit(intent, &exit, &self.slots[sid]) {
             self.check_order_rate(intent, sid, seq)?;

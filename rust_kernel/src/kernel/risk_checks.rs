@@ -3,6 +3,7 @@
 //! the intent's outcome here. What each slot commits towards the notional caps is kept here
 //! too.
 
+use super::exit::ExitSizing;
 use super::*;
 
 /// What `slot`'s position commits towards the notional caps: its size at its entry price.
@@ -57,6 +58,28 @@ impl Kernel {
     ) -> Result<(), KernelOutcome> {
         let counted = self.risk.check_order_rate(&mut self.rate, intent.timestamp);
         counted.map_err(|refusal| self.risk_refused(intent, sid, refusal, seq))
+    }
+
+    /// REDUCE_ONLY's answer to `exit` of slot `sid`, which the asset's position netted at the
+    /// venue does not cover (it would go out plain): sized down to what reduces that position,
+    /// reduce-only, or refused MODE_BLOCKED when nothing would ([`reduce_only_exit_size`]).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn reduce_only_exit(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        mut exit: ExitSizing,
+        seq: u64,
+    ) -> Result<ExitSizing, KernelOutcome> {
+        let room = self.room_units(sid, exit.side).max(0) as f64 / UNITS_PER_SIZE;
+        let room = Some(lots_in(room, exit.m.lot_step)).filter(|&r| r > QTY_EPS);
+        let qty = reduce_only_exit_size(exit.qty, room.unwrap_or(0.0))
+            .map_err(|refusal| self.risk_refused(intent, sid, refusal, seq))?;
+        exit.details
+            .push(("reduce_only_size_from", Detail::F64(exit.qty)));
+        (exit.qty, exit.whole, exit.reduce_only) = (qty, false, true);
+        Ok(exit)
     }
 
     /// The risk checks of an ENTER sized as `entry`, each in its turn: the edge freeze, the
@@ -119,6 +142,23 @@ impl Kernel {
                         } else {
                             "the kernel is REDUCE_ONLY: only EXIT and CANCEL"
                         }),
+                    ),
+                ],
+            ),
+            RiskRefusal::GrowsNettedPosition { qty, room } => (
+                D::ModeBlocked,
+                vec![
+                    ("rule", Detail::Static("trading_state")),
+                    ("field", Detail::Static("size")),
+                    ("value", Detail::F64(qty)),
+                    ("mode", Detail::Static(ControlMode::ReduceOnly.name())),
+                    ("netted_room", Detail::F64(room)),
+                    (
+                        "reason",
+                        Detail::Static(
+                            "the kernel is REDUCE_ONLY: this exit would open or grow the \
+                             asset's position netted at the venue the other way",
+                        ),
                     ),
                 ],
             ),

@@ -17,6 +17,9 @@ pub enum RiskRefusal {
         mode: ControlMode,
         action: KernelCommandType,
     },
+    /// In REDUCE_ONLY, an exit of `qty` whose order would open or grow a position the other
+    /// way at the venue: the asset's position netted there leaves its side no `room`.
+    GrowsNettedPosition { qty: f64, room: f64 },
     /// In LIVE mode, where the limits require it, an ENTER or EXIT names no source run
     /// (`metadata["source_run"]`).
     Provenance,
@@ -109,6 +112,17 @@ fn edge_frozen(reason: &str, asset: &str) -> RiskRefusal {
     RiskRefusal::EdgeFreeze {
         reason: reason.to_owned(),
         asset: asset.to_owned(),
+    }
+}
+
+/// REDUCE_ONLY's answer to an exit of `qty` that the asset's position netted at the venue
+/// covers only up to `room` (on the lot grid, 0 when none): the size it goes out at, the
+/// room, so it only reduces that position; refused when there is no room.
+pub fn reduce_only_exit_size(qty: f64, room: f64) -> Result<f64, RiskRefusal> {
+    if room > 0.0 {
+        Ok(room.min(qty))
+    } else {
+        Err(RiskRefusal::GrowsNettedPosition { qty, room })
     }
 }
 

@@ -11,7 +11,7 @@ mod checks;
 mod limits;
 mod rate;
 
-pub use checks::{cap_price, check_edge_freeze, CapValue, RiskRefusal};
+pub use checks::{cap_price, check_edge_freeze, reduce_only_exit_size, CapValue, RiskRefusal};
 pub use limits::{
     ConfigValue, MarketLimits, Regime, RiskLimits, MARKET_LIMITS_FIELDS, MAX_ORDER_RATE,
     MIN_LEVERAGE, RISK_LIMITS_FIELDS,
