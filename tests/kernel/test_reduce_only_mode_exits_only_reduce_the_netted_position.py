@@ -43,7 +43,7 @@ def _netted(kernel: ExecutionKernel, sent: Any) -> float:
     """The asset's position netted over the slots once ``sent`` fills."""
     held = sum(kernel.slot_state(s).size * (1 if kernel.slot_state(s).side.name == "LONG" else -1)
                for s in (0, 1))  # fmt: skip
-    return held + (sent.size if sent.order_side.name == "BUY" else -sent.size)
+    return float(held + (sent.size if sent.order_side.name == "BUY" else -sent.size))
 
 
 def test_an_exit_that_would_grow_the_netted_position_is_refused_in_reduce_only_mode() -> None:
