@@ -52,7 +52,8 @@ class _Margin(_OrderBook):
         exit) is never refused, nor one that only closes what is held (a sell within a long, the
         sells working before it counted first), so a position can always be closed, as on an
         exchange. The margin it needs is how much it grows its asset's exposure (``_Sides``)
-        over the leverage, plus its fee: a sell beyond a long needs it for the part past the long
+        over the leverage, plus its open loss (its size times how far its price is worse than
+        the mark) and its fee: a sell beyond a long needs it for the part past the long
         only, and a short entry beside the exit of a long of its size only its fee (the long's
         margin carries the short), but the fee is refused to an account with no margin left."""
         leverage = self._leverage
@@ -76,17 +77,23 @@ class _Margin(_OrderBook):
                 "order before any quote, without a reference price)"
             )
         notional = order.size * price
-        opened = sides.exposure(buy, notional) - sides.exposure()
+        mark = self._mark(asset)
+        # As exchanges count an order's cost: a sell's exposure at the higher of its price and
+        # the mark, and its open loss, what marking the fill at once takes from the equity.
+        valued = order.size * (price if buy else max(price, mark))
+        opened = sides.exposure(buy, valued) - sides.exposure()
+        open_loss = order.size * max((price - mark) if buy else (mark - price), 0.0) if mark > 0 else 0.0
         fee = notional * self._taker_rate
-        needed = max(opened, 0.0) / leverage + fee
+        needed = max(opened, 0.0) / leverage + open_loss + fee
         account = self._margin()
         available = account["available_margin"]
         if needed <= available:
             return ""
         ccy = self.settings.quote_currency
+        loss = f" + open loss {_money(open_loss)}" if open_loss > 0 else ""
         return (
             f"insufficient margin: the order needs {_money(needed)} {ccy} (notional opened "
-            f"{_money(max(opened, 0.0))} / leverage {leverage:g} + fee {_money(fee)}), available "
+            f"{_money(max(opened, 0.0))} / leverage {leverage:g}{loss} + fee {_money(fee)}), available "
             f"{_money(available)} {ccy} (equity {_money(account['equity'])} - positions' margin "
             f"{_money(account['position_margin'])} - working orders' {_money(account['order_margin'])})"
         )
