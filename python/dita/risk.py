@@ -63,7 +63,7 @@ class RiskLimits(BaseModel):
         default=None,
         ge=KERNEL_MIN_LEVERAGE,
         le=KERNEL_MAX,
-        description="largest leverage an entry may use",
+        description="largest leverage of the account with an entry, and of an entry's own",
     )
     max_notional_per_asset: OptionalPlainNumber = Field(
         default=None,

@@ -869,6 +869,7 @@ def test_halted_refuses_entries_but_exits_and_cancels_work(kernel: ExecutionKern
 def test_risk_rules_allow_just_under_and_refuse_just_over() -> None:
     def fresh(**limits: Any) -> ExecutionKernel:
         k = ExecutionKernel(max_slots=4)
+        k.set_seed_capital(1_000.0)  # the account's leverage stays far below the limits
         k.set_risk_limits(limits)
         return k
 

@@ -83,7 +83,7 @@ impl Kernel {
     }
 
     /// The risk checks of an ENTER sized as `entry`, each in its turn: the edge freeze, the
-    /// leverage, the notional caps per asset and in total (what the slots and the kept entries
+    /// leverage (the intent's and the account's with the entry), the notional caps per asset and in total (what the slots and the kept entries
     /// that may still fill commit, worked out only for a cap that is set), and the regime's parity.
     #[inline(always)]
     pub(super) fn check_entry_risk(
@@ -97,7 +97,6 @@ impl Kernel {
         let (risk, control) = (&self.risk, &self.control);
         let (reason, asset) = (&control.freeze_reason, &control.freeze_asset);
         check_edge_freeze(control.frozen, reason, asset).map_err(refused)?;
-        risk.check_leverage(intent.leverage).map_err(refused)?;
         let value = entry.cap_value(intent.order_type);
         let asset = &intent.asset;
         let committed_on_asset = || {
@@ -105,6 +104,9 @@ impl Kernel {
                 + self.committed_unsettled(Some(asset), Some(sid))
         };
         let committed = || self.total_notional + self.committed_unsettled(None, Some(sid));
+        let account = || (committed(), self.equity());
+        risk.check_leverage(intent.leverage, &value, account)
+            .map_err(refused)?;
         risk.check_asset_notional(&value, committed_on_asset)
             .map_err(refused)?;
         risk.check_total_notional(&value, committed)
@@ -203,6 +205,29 @@ impl Kernel {
                     ("cap_price_source", Detail::Static(valued_by)),
                 ],
             ),
+            RiskRefusal::AccountLeverage {
+                limit,
+                value,
+                notional,
+                equity,
+                valued_at,
+                valued_by,
+            } => {
+                let mut d = vec![
+                    ("rule", Detail::Static("max_leverage")),
+                    ("limit", Detail::F64(limit)),
+                    ("value", Detail::F64(value)),
+                    ("notional", Detail::F64(notional)),
+                    ("equity", Detail::F64(equity)),
+                    ("cap_price", Detail::F64(valued_at)),
+                    ("cap_price_source", Detail::Static(valued_by)),
+                ];
+                if equity <= 0.0 {
+                    let why = "no equity to lever: set the seed capital (set_seed_capital)";
+                    d.push(("reason", Detail::Static(why)));
+                }
+                (D::RiskRejected, d)
+            }
             RiskRefusal::RegimeParity { regime, side } => (
                 D::RiskRejected,
                 vec![

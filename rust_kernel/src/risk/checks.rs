@@ -32,6 +32,17 @@ pub enum RiskRefusal {
         limit: f64,
         value: f64,
     },
+    /// `max_leverage` the account would pass with the entry: `value` is its leverage then,
+    /// `notional` (what the notional caps count committed, the entry valued at `valued_at`,
+    /// from `valued_by`) over `equity`; infinite at an equity of 0 or less.
+    AccountLeverage {
+        limit: f64,
+        value: f64,
+        notional: f64,
+        equity: f64,
+        valued_at: f64,
+        valued_by: &'static str,
+    },
     /// A notional cap the entry would pass (`max_notional_per_asset`, `max_notional_total`):
     /// `value` is what would be committed with it, the entry valued at `valued_at`, a price
     /// taken from `valued_by` (`mark_price`, `limit_price` or `reference_price`).
@@ -190,17 +201,28 @@ impl RiskLimits {
         Ok(())
     }
 
-    /// `max_leverage`'s answer to an entry at `leverage`.
+    /// `max_leverage`'s answer to `entry`, at the `leverage` its intent declares, and to the
+    /// account it leaves: `account()` gives what the notional caps count committed already and
+    /// the equity, asked only while the limit is set.
     #[inline(always)]
-    pub fn check_leverage(&self, leverage: f64) -> Result<(), RiskRefusal> {
-        match self.max_leverage {
-            Some(max) if leverage > max => Err(RiskRefusal::Limit {
+    pub fn check_leverage(
+        &self,
+        leverage: f64,
+        entry: &CapValue,
+        account: impl FnOnce() -> (f64, f64),
+    ) -> Result<(), RiskRefusal> {
+        let Some(max) = self.max_leverage else {
+            return Ok(());
+        };
+        if leverage > max {
+            return Err(RiskRefusal::Limit {
                 rule: "max_leverage",
                 limit: max,
                 value: leverage,
-            }),
-            _ => Ok(()),
+            });
         }
+        let (committed, equity) = account();
+        check_account_leverage(max, committed + entry.notional, equity, entry)
     }
 
     /// `max_notional_per_asset`'s answer to `entry`: `committed` is what the asset's slots and
@@ -296,6 +318,39 @@ impl RiskLimits {
     }
 }
 
+/// `max_leverage` of `limit`'s answer to an account committing `notional` with `entry` on
+/// `equity`: its leverage, notional over equity, is without bound (infinite) at an equity of 0
+/// or less. Within a relative 1e-12 of the limit, as the notional caps.
+#[inline(always)]
+fn check_account_leverage(
+    limit: f64,
+    notional: f64,
+    equity: f64,
+    entry: &CapValue,
+) -> Result<(), RiskRefusal> {
+    if notional <= equity * limit * (1.0 + 1e-12) && equity > 0.0 {
+        return Ok(());
+    }
+    Err(account_levered(limit, notional, equity, entry))
+}
+
+#[cold]
+#[inline(never)]
+fn account_levered(limit: f64, notional: f64, equity: f64, entry: &CapValue) -> RiskRefusal {
+    RiskRefusal::AccountLeverage {
+        limit,
+        value: if equity > 0.0 {
+            notional / equity
+        } else {
+            f64::INFINITY
+        },
+        notional,
+        equity,
+        valued_at: entry.valued_at,
+        valued_by: entry.valued_by(),
+    }
+}
+
 /// A notional cap `rule` of `limit`'s answer to `entry`, `committed` being committed already.
 #[inline(always)]
 fn check_cap(
@@ -354,9 +409,10 @@ mod tests {
             max_notional_total: Some(2_000.0),
             ..RiskLimits::default()
         };
-        assert_eq!(limits.check_leverage(5.0), Ok(()));
+        let equity = || (600.0, 200.0);
+        assert_eq!(limits.check_leverage(5.0, &value(400.0), equity), Ok(()));
         assert_eq!(
-            limits.check_leverage(5.5),
+            limits.check_leverage(5.5, &value(400.0), equity),
             Err(RiskRefusal::Limit {
                 rule: "max_leverage",
                 limit: 5.0,
@@ -377,6 +433,31 @@ mod tests {
         );
     }
 
+    #[rstest::rstest]
+    #[case::at_the_limit(600.0, 200.0, None)]
+    #[case::past_it(601.0, 200.0, Some(5.005))]
+    #[case::on_no_equity(0.0, 0.0, Some(f64::INFINITY))]
+    #[case::on_a_negative_equity(0.0, -1.0, Some(f64::INFINITY))]
+    fn the_accounts_leverage_with_the_entry_is_bounded(
+        #[case] committed: f64,
+        #[case] equity: f64,
+        #[case] refused_at: Option<f64>,
+    ) {
+        let limits = RiskLimits {
+            max_leverage: Some(5.0),
+            ..RiskLimits::default()
+        };
+        let answer = limits.check_leverage(1.0, &value(400.0), || (committed, equity));
+        let value = match answer {
+            Err(RiskRefusal::AccountLeverage { value, .. }) => Some(value),
+            other => {
+                assert_eq!(other, Ok(()));
+                None
+            }
+        };
+        assert_eq!(value, refused_at);
+    }
+
     #[test]
     fn what_is_committed_is_asked_only_while_a_cap_is_set() {
         let limits = RiskLimits::default();
@@ -389,6 +470,8 @@ mod tests {
             limits.check_total_notional(&value(1e12), || asked(())),
             Ok(())
         );
+        let account = || (asked(()), 0.0);
+        assert_eq!(limits.check_leverage(1e9, &value(1e12), account), Ok(()));
     }
 
     #[test]
