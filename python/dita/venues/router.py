@@ -163,9 +163,10 @@ class VenueRouter:
     def route(self, asset: str, venue_name: str) -> None:
         """Send new trades of ``asset`` to ``venue_name`` from now on, and tell that venue the
         kernel holds ``asset`` when ``note_held_assets`` said so. A ValueError, changing nothing,
-        while a kernel built over the router holds an open trade of ``asset`` (a position, or a
-        working order) on another venue: the kernel nets an asset's trades as one position to
-        decide an exit's reduce-only flag, and trades on two venues would get it wrong."""
+        while a kernel built over the router holds an open trade of ``asset`` (a position, a
+        working order, or an ended one kept for its late fills) on another venue: the kernel nets
+        an asset's trades as one position to decide an exit's reduce-only flag, and trades on two
+        venues would get it wrong."""
         if not isinstance(asset, str) or not asset:
             raise ValueError(f"asset must be a non-empty string, got {asset!r}")
         venue_name = self._known(venue_name, field="routes")
@@ -198,12 +199,14 @@ class VenueRouter:
 
     def _open_trades(self, asset: str) -> list[str]:
         """The trade ids of ``asset`` the kernel over the router holds a position or works an
-        order in; none once it is closed."""
+        order in, or keeps an ended order of that may still fill (in doubt, owed fills, or ended
+        without the venue's figure); none once it is closed and its orders settled."""
         kernel = self._live_kernel()
         if kernel is None:
             return []
         held = [kernel.slot_state(slot_id).trade_id for slot_id in kernel.open_slot_ids(asset)]
-        working = [order.trade_id for order in kernel.open_orders() if order.asset == asset]
+        orders = [*kernel.open_orders(), *kernel.awaited_orders(), *kernel.orders_ended_without_figure()]
+        working = [order.trade_id for order in orders if order.asset == asset]
         return list(dict.fromkeys(t for t in held + working if t))
 
     def _live_kernel(self) -> ExecutionKernel | None:
