@@ -78,7 +78,8 @@ def test_a_restart_on_another_client_id_leaves_the_order_tws_still_works_unresol
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path
 ) -> None:
     """TWS lists client id 2 only its own open orders: the order client id 1 placed, which TWS
-    works on, is not heard of, and its permId alone does not end it."""
+    works on, is not heard of, nor is it among TWS's completed orders, and its permId alone does
+    not end it."""
     first_venue = make_venue(client_id=1)
     first = a_kernel(first_venue, tmp_path)
     coid = entered(first)
@@ -94,5 +95,5 @@ def test_a_restart_on_another_client_id_leaves_the_order_tws_still_works_unresol
     assert report.ended_at_venue == []
     assert [u["client_order_id"] for u in report.unresolved] == [coid]
     assert [o.client_order_id for o in kernel.open_orders()] == [coid]
-    with pytest.raises(VenueUnavailable, match="another client id"):
+    with pytest.raises(VenueUnavailable, match=r"no completed order of the day is it\. .* another client id"):
         venue.order_status(coid)

@@ -4,14 +4,14 @@ Frames are a 4-byte big-endian length and NUL-terminated fields. The handshake i
 and the client's version range ``v<min>..<max>``; the server answers the highest version both
 speak (``SERVER_VERSION`` at most) and the time, then takes ``startApi`` and sends the next
 valid order id and the managed accounts. It answers contract details, positions, open orders
-(the connected client's, every client's to the master client, ``master_client_id``) and
-executions, takes orders (or holds back the answer until asked, ``hold_next``, or loses
-one, ``lose_next``) and cancels, and reports order status (any, ``statuses_next``),
-executions, their corrections and commission reports as TWS does, with the error codes 201
-(rejected), 202 (canceled) and 10147 (a cancel of an order it does not work), any other error
-about an order in TWS's layout (``error_next``, ``warn_next``, ``after_next``, ``error``), and
-the data farms' notices (2104, 2106, 2158) after the handshake. The book survives a dropped
-connection, as TWS's does.
+(the connected client's, every client's to the master client, ``master_client_id``), the day's
+completed orders and executions, takes orders (or holds back the answer until asked,
+``hold_next``, or loses one, ``lose_next``) and cancels, and reports order status (any,
+``statuses_next``), executions, their corrections and commission reports as TWS does, with the
+error codes 201 (rejected), 202 (canceled) and 10147 (a cancel of an order it does not work),
+any other error about an order in TWS's layout (``error_next``, ``warn_next``, ``after_next``,
+``error``), and the data farms' notices (2104, 2106, 2158) after the handshake. The book
+survives a dropped connection, as TWS's does.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ ACCOUNT = "DU7340021"
 
 # Message ids, incoming (the client's requests) and outgoing (TWS's answers).
 PLACE_ORDER, CANCEL_ORDER, REQ_OPEN_ORDERS, REQ_EXECUTIONS, REQ_IDS = 3, 4, 5, 7, 8
-REQ_CONTRACT_DATA, REQ_POSITIONS, START_API = 9, 61, 71
+REQ_CONTRACT_DATA, REQ_POSITIONS, START_API, REQ_COMPLETED_ORDERS = 9, 61, 71, 99
 ORDER_STATUS, ERR_MSG, OPEN_ORDER, NEXT_VALID_ID, CONTRACT_DATA, EXECUTION_DATA = 3, 4, 5, 9, 10, 11
 MANAGED_ACCTS, CONTRACT_DATA_END, OPEN_ORDER_END, EXECUTION_DATA_END = 15, 52, 53, 55
-COMMISSION_REPORT, POSITION_DATA, POSITION_END = 59, 61, 62
+COMMISSION_REPORT, POSITION_DATA, POSITION_END, COMPLETED_ORDER, COMPLETED_ORDERS_END = 59, 61, 62, 101, 102
+# The statuses of an order TWS lists among its completed orders, no longer its open ones.
+COMPLETED_STATUSES = ("Filled", "Cancelled", "ApiCancelled", "Inactive")
 
 # What TWS says of its data farms once a client connected: notices with no request (-1).
 FARM_NOTICES = [
@@ -297,6 +299,8 @@ class TwsServer:
                 self._execution(ex, req_id)
                 self._commission(ex)
             self._send([EXECUTION_DATA_END, 1, req_id])
+        elif kind == REQ_COMPLETED_ORDERS:
+            self.listed_completed_orders()
         elif kind == PLACE_ORDER:
             self._place(f)
         elif kind == CANCEL_ORDER:
@@ -314,6 +318,17 @@ class TwsServer:
                 ):
                     self._open_order(order)
                     self._order_status(order)
+
+    def listed_completed_orders(self) -> None:
+        """The day's completed orders, as TWS lists them answering ``reqCompletedOrders``: every
+        API client's (the message names neither client id nor order id, only the permId), each
+        with its last status and filled quantity, then their end. ``apiOnly`` would leave out the
+        orders entered in TWS itself, which this server has none of."""
+        with self._lock:
+            for order in self.book.orders.values():
+                if order.status in COMPLETED_STATUSES:
+                    self._completed_order(order)
+            self._send([COMPLETED_ORDERS_END])
 
     def open_orders_end(self) -> None:
         """The end of a listing of the open orders (it names no request): of the earliest not ended."""
@@ -566,4 +581,29 @@ class TwsServer:
         fields += [""] * 16  # adjustedOrderType ... usePriceMgmtAlgo
         fields += ["", "", ""]  # duration, postToAts, autoCancelParent
         fields += ["", "", "", "", ""]  # minTradeQty ... midOffsetAtHalf
+        self._send(fields)
+
+    def _completed_order(self, o: Working) -> None:
+        c = o.contract
+        fields: list[Any] = [
+            COMPLETED_ORDER, c.con_id, c.symbol, c.sec_type, "", 0, "", "", c.exchange, c.currency, c.symbol,
+            c.symbol, o.action, o.quantity, o.order_type, o.limit_price, "", "DAY", "", o.account, "", 0,
+            o.order_ref, o.perm_id, 0, 0, 0, "", "", "", "",
+        ]  # fmt: skip
+        if self.version < 177:
+            fields.append("")  # faProfile
+        fields += [""] * 23  # modelCode ... deltaNeutralAuxPrice (no delta-neutral order type)
+        fields += ["", "", "", "", ""]  # continuousUpdate ... comboLegsDescrip
+        fields += [0, 0, 0]  # combo legs, order combo legs, smart combo routing params
+        fields += ["", "", ""]  # scale sizes and price increment (unset)
+        fields += [""]  # hedgeType
+        fields += ["", "", "", 0]  # clearingAccount, clearingIntent, notHeld, no delta-neutral contract
+        fields += [""]  # algoStrategy
+        fields += [0, o.status, 0, 0]  # solicited, status, randomizeSize, randomizePrice
+        fields += [0]  # conditions
+        fields += [""] * 6  # trailStopPrice ... autoCancelDate
+        fields += [o.filled, "", "", "", "", "", ""]  # filledQuantity ... parentPermId
+        fields += [time.strftime("%Y%m%d %H:%M:%S"), o.status]  # completedTime, completedStatus
+        if self.version >= 170:
+            fields += ["", "", "", "", ""]  # minTradeQty ... midOffsetAtHalf
         self._send(fields)

@@ -23,6 +23,7 @@ __all__ = [
     "OPEN_STATUSES",
     "UNSET",
     "WORKING_STATUSES",
+    "CompletedOrderHeard",
     "EarlyCommissionReports",
     "ErrorHeard",
     "FillHeard",
@@ -106,6 +107,19 @@ class OrderHeard:
 
 
 @dataclass(frozen=True)
+class CompletedOrderHeard:
+    """An order TWS lists among the day's completed orders (``completedOrder``): TWS names it by
+    its permId alone, with no client id nor order id."""
+
+    perm_id: int
+    order_ref: str
+    # TWS's last status of it (Filled, Cancelled, ApiCancelled, Inactive) and its filled quantity
+    # (0 when TWS states none).
+    status: str
+    filled: float
+
+
+@dataclass(frozen=True)
 class ErrorHeard:
     """An ``error`` message about an order (``req_id`` is its order id) or the connection (-1)."""
 
@@ -166,6 +180,7 @@ class IbkrConnection:
         report_commission = wrapper.commissionReport
         wrapper.commissionReport = early.keeping(report_commission)
         wrapper.execDetails = early.given_with(wrapper.execDetails, report_commission)
+        wrapper.completedOrder = _answered_only(wrapper, wrapper.completedOrder)
 
     def _on_error(self, req_id: int, code: int, message: str, contract: object = None) -> None:
         self._errors.append(ErrorHeard(req_id, code, message))
@@ -230,6 +245,19 @@ class IbkrConnection:
         finally:
             self.ib.errorEvent -= heard
         return details, errors[-1] if errors else None
+
+    async def completed_orders(self) -> list[CompletedOrderHeard]:
+        """TWS's completed orders of the day, API clients' only, asked on the loop thread."""
+        trades = await self.ib.reqCompletedOrdersAsync(True)
+        return [
+            CompletedOrderHeard(
+                perm_id=int(t.order.permId),
+                order_ref=t.order.orderRef,
+                status=t.orderStatus.status,
+                filled=float(t.order.filledQuantity) if 0 < t.order.filledQuantity < UNSET else 0.0,
+            )
+            for t in trades
+        ]
 
     async def open_orders_listed(self) -> None:
         """TWS's open orders asked, on the loop thread, and waited for to this request's own end."""
@@ -481,6 +509,21 @@ class OpenOrderListings:
             if not awaited.done():
                 awaited.set_exception(ConnectionError("Socket disconnect"))
         self._awaited.clear()
+
+
+def _answered_only(wrapper: Any, completed_order: Callable[..., None]) -> Callable[..., None]:
+    """ib_async's ``completedOrder`` answering the request alone: it would also take a completed
+    order it has not heard of this session for a trade it follows, with no client id nor order
+    id, which the venue's reads of the session's orders would take for one TWS told of."""
+
+    def answered(contract: Any, order: Any, state: Any) -> None:
+        known = order.permId in wrapper.permId2Trade
+        completed_order(contract, order, state)
+        if not known:
+            wrapper.permId2Trade.pop(order.permId, None)
+            wrapper.trades.pop(order.permId, None)
+
+    return answered
 
 
 def _count_orders(orders: list[OrderHeard], fills: list[FillHeard]) -> dict[str, int]:

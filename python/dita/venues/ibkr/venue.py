@@ -766,15 +766,16 @@ class IbkrVenue:
         else over, FILLED when the day's executions fill it, CANCELED with what they count
         otherwise (each execution as its latest correction states it; the largest cumQty among
         them, with that execution's avgPrice, when more: a GTC order's earlier days count in it);
-        None when TWS never knew it (no executions, no permId); VenueUnavailable when TWS tells
-        nothing of it this session but its permId is known (not listed, no execution): another
-        client id's working order is not listed to this one. Only what TWS says of the order it
-        gave the kernel's counts (``IbkrOrder.is_placed_as``), not an earlier run's under the same
-        orderRef. Of an order sent in this session that TWS has not answered about, TWS's open
-        orders are asked once, for up to ``connect_timeout_s``: VenueUnavailable when they do not
-        state it either, or when the order carries neither of TWS's ids (followed without a
-        venue order id) and TWS tells of several orders under its orderRef. Needs the order
-        followed (``watch``) or sent in this run, as only the kernel knows its size."""
+        None when TWS never knew it (no executions, no permId). One with a permId that neither
+        tells of is as TWS's completed orders of the day state it (``_completed_status``):
+        VenueUnavailable when they do not list it either, as another client id's working order is
+        not listed to this one. Only what TWS says of the order it gave the kernel's counts
+        (``IbkrOrder.is_placed_as``), not an earlier run's under the same orderRef. Of an order
+        sent in this session that TWS has not answered about, TWS's open orders are asked once,
+        for up to ``connect_timeout_s``: VenueUnavailable when they do not state it either, or
+        when the order carries neither of TWS's ids (followed without a venue order id) and TWS
+        tells of several orders under its orderRef. Needs the order followed (``watch``) or sent
+        in this run, as only the kernel knows its size."""
         with self._lock:
             self._ensure_connected()
             tracked = self._orders.get(client_order_id) or self._recent.get(client_order_id)
@@ -805,15 +806,7 @@ class IbkrVenue:
             if not fills and not tracked.perm_id:
                 return None
             if not fills and not any(self._is_placed_as(tracked, said, heard) for said in heard.orders):
-                # TWS lists a client only its own open orders (the master client's aside): one
-                # another client id placed may work on unheard of, so its permId alone ends nothing.
-                raise VenueUnavailable(
-                    f"{self.name}: TWS tells nothing of order {client_order_id!r} (permId"
-                    f" {tracked.perm_id}): no open order of this client (client id"
-                    f" {self.settings.client_id}) and no execution of the day is it. Over, or"
-                    " working under another client id, whose open orders TWS does not list to"
-                    " this one: it cannot be told"
-                )
+                return self._completed_status(tracked)
             avg = sum(f.shares * f.price for f in fills) / filled if filled else 0.0
             # TWS lists only the day's executions; their cumQty counts a GTC order's earlier days.
             latest = max(fills, key=lambda f: f.cum_qty, default=None)
@@ -824,6 +817,41 @@ class IbkrVenue:
                 VenueOrderStatus.FILLED if filled >= tracked.order.size * FULL else VenueOrderStatus.CANCELED
             )
             return answered(tracked.order, perm, status, filled, avg)
+
+    def _completed_status(self, tracked: IbkrOrder) -> VenueOrder:
+        """``tracked``, whose permId TWS's open orders and the day's executions tell nothing of, as
+        TWS's completed orders of the day state it: FILLED when Filled, else CANCELED, with their
+        filled quantity. VenueUnavailable when they do not list it either (TWS lists a client only
+        its own open orders, so another client id's may work on unheard of), when they are not
+        given within ``connect_timeout_s``, or when they state more filled than the kernel booked
+        (no execution states its price)."""
+        coid, timeout = tracked.order.client_order_id, self.settings.connect_timeout_s
+        try:
+            completed = self._conn.wait(self._conn.completed_orders, timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            raise VenueUnavailable(
+                f"{self.name}: TWS lists order {coid!r} (permId {tracked.perm_id}) neither working nor"
+                f" executed, and gave no completed orders within {timeout:g} s ({type(exc).__name__})"
+            ) from exc
+        said = next(
+            (c for c in completed if c.perm_id == tracked.perm_id and c.status in ENDED_STATUSES), None
+        )
+        if said is None:
+            raise VenueUnavailable(
+                f"{self.name}: TWS tells nothing of order {coid!r} (permId {tracked.perm_id}): no open"
+                f" order of this client (client id {self.settings.client_id}), no execution and no"
+                " completed order of the day is it. Over on an earlier day, or working under another"
+                " client id, whose open orders TWS does not list to this one: it cannot be told"
+            )
+        if said.filled > tracked.filled + tracked.order.size * (1 - FULL):
+            raise VenueUnavailable(
+                f"{self.name}: TWS lists order {coid!r} (permId {tracked.perm_id}) completed"
+                f" ({said.status}) with {said.filled:g} filled, the kernel booked {tracked.filled:g},"
+                " and lists no execution of it: the price of the rest cannot be told"
+            )
+        status = VenueOrderStatus.FILLED if said.status == "Filled" else VenueOrderStatus.CANCELED
+        avg = tracked.order.avg_fill_price if said.filled else 0.0
+        return answered(tracked.order, str(tracked.perm_id), status, said.filled, avg)
 
     def _asked_open_orders(self, client_order_id: str) -> Heard:
         """What TWS says once asked for its open orders, ``client_order_id`` answered about.
