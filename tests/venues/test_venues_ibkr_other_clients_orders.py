@@ -97,3 +97,28 @@ def test_a_restart_on_another_client_id_leaves_the_order_tws_still_works_unresol
     assert [o.client_order_id for o in kernel.open_orders()] == [coid]
     with pytest.raises(VenueUnavailable, match=r"no completed order of the day is it\. .* another client id"):
         venue.order_status(coid)
+
+
+def test_a_restart_on_another_client_id_books_no_fill_of_the_order_tws_filled_meanwhile(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path
+) -> None:
+    """TWS lists client id 2 neither the open orders nor the executions client id 1's orders
+    have: the order filled while the process was down is among the completed orders, with no
+    price of its fill, so it stays unresolved, its fill not booked at a guess."""
+    first_venue = make_venue(client_id=1)
+    first = a_kernel(first_venue, tmp_path)
+    coid = entered(first)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+    tws.fill(coid, 10.0, 189.5)
+
+    venue = make_venue(client_id=2)
+    kernel = a_kernel(venue, tmp_path)
+    report = kernel.reconcile_with_venue()
+    assert report.missed_fills == [] and report.ended_at_venue == []
+    assert [u["client_order_id"] for u in report.unresolved] == [coid]
+    assert kernel.slot_state(0).size == 0.0
+    with pytest.raises(VenueUnavailable, match="with 10 filled, the kernel booked 0"):
+        venue.order_status(coid)

@@ -4,9 +4,9 @@ Frames are a 4-byte big-endian length and NUL-terminated fields. The handshake i
 and the client's version range ``v<min>..<max>``; the server answers the highest version both
 speak (``SERVER_VERSION`` at most) and the time, then takes ``startApi`` and sends the next
 valid order id and the managed accounts. It answers contract details, positions, open orders
-(the connected client's, every client's to the master client, ``master_client_id``), the day's
-completed orders and executions, takes orders (or holds back the answer until asked,
-``hold_next``, or loses one, ``lose_next``) and cancels, and reports order status (any,
+and executions (the connected client's, every client's to the master client,
+``master_client_id``), the day's completed orders, takes orders (or holds back the answer until
+asked, ``hold_next``, or loses one, ``lose_next``) and cancels, and reports order status (any,
 ``statuses_next``), executions, their corrections and commission reports as TWS does, with the
 error codes 201 (rejected), 202 (canceled) and 10147 (a cancel of an order it does not work),
 any other error about an order in TWS's layout (``error_next``, ``warn_next``, ``after_next``,
@@ -173,7 +173,8 @@ class TwsServer:
         # Set by a test: contract details requests go unanswered (a TWS busy after its restart).
         self.mute_contract_details = False
         # Set by a test: the API client id TWS's settings name its master client, which TWS's
-        # open orders list every client's orders to (None: none; the others hear their own).
+        # open orders and executions list every client's orders to (None: none; the others
+        # hear their own).
         self.master_client_id: int | None = None
         self.connections = 0
         self._running = True
@@ -296,8 +297,9 @@ class TwsServer:
         elif kind == REQ_EXECUTIONS:
             req_id = int(f[2])
             for ex in self.book.executions:
-                self._execution(ex, req_id)
-                self._commission(ex)
+                if self._lists_to_client(ex.order):
+                    self._execution(ex, req_id)
+                    self._commission(ex)
             self._send([EXECUTION_DATA_END, 1, req_id])
         elif kind == REQ_COMPLETED_ORDERS:
             self.listed_completed_orders()
@@ -311,13 +313,15 @@ class TwsServer:
         the connected API client placed, or every client's to the master API client
         (``master_client_id``, a TWS setting)."""
         with self._lock:
-            every = self._client_id == self.master_client_id
             for order in self.book.orders.values():
-                if order.status in ("Submitted", "PreSubmitted") and (
-                    every or order.client_id == self._client_id
-                ):
+                if order.status in ("Submitted", "PreSubmitted") and self._lists_to_client(order):
                     self._open_order(order)
                     self._order_status(order)
+
+    def _lists_to_client(self, order: Working) -> bool:
+        """Whether TWS lists ``order`` and its executions to the connected client: the one that
+        placed it, or the master API client (``master_client_id``), which hears every client's."""
+        return order.client_id == self._client_id or self._client_id == self.master_client_id
 
     def listed_completed_orders(self) -> None:
         """The day's completed orders, as TWS lists them answering ``reqCompletedOrders``: every
